@@ -1,0 +1,64 @@
+"""lowdim: deep-learning folklore as seed-batched, pre-registered statistical pytest claims."""
+
+from .data import (
+    Data,
+    gaussian_mixture,
+    make_1d,
+    make_clusters,
+    make_gaussian_mixture,
+    one_hot,
+    per_seed,
+    standardize,
+)
+from .losses import LOSSES
+from .metrics import accuracy, mse, param_change, share_of_change
+from .models import ACTIVATIONS, MLP, Init, TorchModule
+from .seeding import numpy_rng, sklearn_state, torch_generator
+from .stats import (
+    Evidence,
+    Verdict,
+    clopper_pearson,
+    hodges_lehmann,
+    location,
+    paired,
+    proportion,
+    trend,
+)
+from .train import TrainConfig, TrainResult, resolve_device, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "MLP",
+    "Data",
+    "Evidence",
+    "Init",
+    "TorchModule",
+    "TrainConfig",
+    "TrainResult",
+    "Verdict",
+    "accuracy",
+    "clopper_pearson",
+    "gaussian_mixture",
+    "hodges_lehmann",
+    "location",
+    "make_1d",
+    "make_clusters",
+    "make_gaussian_mixture",
+    "mse",
+    "numpy_rng",
+    "one_hot",
+    "paired",
+    "param_change",
+    "per_seed",
+    "proportion",
+    "resolve_device",
+    "share_of_change",
+    "sklearn_state",
+    "standardize",
+    "torch_generator",
+    "trend",
+    "train",
+]

@@ -1,0 +1,221 @@
+"""Seeded synthetic data, batched over seeds: x is (S, N, d), labels (S, N), targets (S, N, k).
+
+Every generator takes the seed list first and a `key` (usually the claim id); seed i's data come
+from `seeding.numpy_rng(key, seed_i, "data")` alone, so they never depend on S or on other seeds.
+Per-seed generation is a Python loop over seeds: data are made once per claim, so the loop is cheap
+next to training and keeps each seed's stream independent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .seeding import check_seeds, numpy_rng
+
+
+@dataclass(frozen=True)
+class Data:
+    """A batch of per-seed data sets.
+
+    x: (S, N, d) inputs. y: (S, N) int64 class labels, or (S, N, k) float targets.
+    x_test / y_test: the same for a held-out split, or None.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_test: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
+
+    @property
+    def n_seeds(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def n_samples(self) -> int:
+        return self.x.shape[1]
+
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None):
+        """Move to a device; cast float tensors (never labels) to dtype."""
+
+        def move(t):
+            if t is None:
+                return None
+            if t.is_floating_point() and dtype is not None:
+                return t.to(device=device, dtype=dtype)
+            return t.to(device=device)
+
+        return Data(move(self.x), move(self.y), move(self.x_test), move(self.y_test))
+
+    def select(self, index) -> Data:
+        """The data of some seeds (index into the seed axis)."""
+
+        def sel(t):
+            return None if t is None else t[index]
+
+        return Data(sel(self.x), sel(self.y), sel(self.x_test), sel(self.y_test))
+
+
+def _stack(arrays: list[np.ndarray], dtype) -> torch.Tensor:
+    return torch.as_tensor(np.stack(arrays), dtype=dtype)
+
+
+def _labels_or_targets(arrays: list[np.ndarray]) -> torch.Tensor:
+    if np.issubdtype(arrays[0].dtype, np.integer):
+        return _stack(arrays, torch.int64)
+    return _stack(arrays, torch.float32)
+
+
+def per_seed(
+    seeds: Sequence[int],
+    make: Callable[[np.random.Generator], tuple[np.ndarray, ...]],
+    *,
+    key: str,
+) -> Data:
+    """Build Data from a function of one seed's numpy Generator.
+
+    `make(rng)` returns (x, y) or (x, y, x_test, y_test) as numpy arrays for one seed;
+    x is (N, d), y is (N,) integer labels or (N, k) float targets.
+    This is the extension point for a claim's own data: seed isolation comes for free.
+    """
+    seeds = check_seeds(seeds)
+    parts = [make(numpy_rng(key, s, "data")) for s in seeds]
+    if len({len(p) for p in parts}) != 1 or len(parts[0]) not in (2, 4):
+        raise ValueError("make: must return (x, y) or (x, y, x_test, y_test) for every seed")
+    cols = list(zip(*parts))
+    x = _stack([np.asarray(a, dtype=np.float64) for a in cols[0]], torch.float32)
+    y = _labels_or_targets([np.asarray(a) for a in cols[1]])
+    if len(cols) == 2:
+        return Data(x, y)
+    x_test = _stack([np.asarray(a, dtype=np.float64) for a in cols[2]], torch.float32)
+    y_test = _labels_or_targets([np.asarray(a) for a in cols[3]])
+    return Data(x, y, x_test, y_test)
+
+
+def make_clusters(
+    seeds: Sequence[int],
+    *,
+    centers: Sequence[Sequence[float]],
+    n_per_class: int,
+    std: float = 0.1,
+    key: str,
+) -> Data:
+    """Isotropic Gaussian clusters, class k at centers[k]; labels 0..K-1 in class order.
+
+    x: (S, K * n_per_class, d), y: (S, K * n_per_class).
+    """
+    c = np.asarray(centers, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] < 2:
+        raise ValueError(f"centers: need a (K >= 2, d) array of class centres, got shape {c.shape}")
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class: got {n_per_class}; need >= 1")
+    if std < 0:
+        raise ValueError(f"std: got {std}; need >= 0")
+
+    def make(rng):
+        x = np.concatenate([rng.normal(m, std, size=(n_per_class, c.shape[1])) for m in c])
+        y = np.repeat(np.arange(c.shape[0]), n_per_class)
+        return x, y
+
+    return per_seed(seeds, make, key=key)
+
+
+def make_1d(
+    seeds: Sequence[int],
+    *,
+    x: Sequence[float] | np.ndarray,
+    target: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+    key: str,
+) -> Data:
+    """1-D regression on fixed inputs x; target(x, rng) gives the (N,) targets of one seed.
+
+    A deterministic function ignores rng (every seed gets the same data, only init differs);
+    random targets (e.g. `lambda x, rng: rng.random(len(x))`) differ per seed.
+    x: (S, N, 1), y: (S, N, 1).
+    """
+    xs = np.asarray(x, dtype=np.float64).reshape(-1)
+    if xs.size == 0:
+        raise ValueError("x: got no points; pass at least one input")
+
+    def make(rng):
+        y = np.asarray(target(xs, rng), dtype=np.float64).reshape(-1)
+        if y.shape != xs.shape:
+            raise ValueError(f"target: returned shape {y.shape}, expected {xs.shape}")
+        return xs[:, None], y[:, None]
+
+    return per_seed(seeds, make, key=key)
+
+
+def gaussian_mixture(
+    rng: np.random.Generator,
+    *,
+    n_samples: int,
+    d: int,
+    class_seps: Sequence[float] | float = 1.0,
+    covariance_scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One draw of the AtomsOfDeepLearning two-class mixture (numpy, one seed).
+
+    c ~ covariance_scale * U[0,1)^{d x d}, cov = c^T c; n/2 points of class 0 ~ N(0, cov) then
+    n/2 of class 1 ~ N(class_seps, cov). Returns x (n, d) and y (n,), unshuffled.
+    """
+    seps = np.broadcast_to(np.asarray(class_seps, dtype=np.float64), (d,))
+    c = covariance_scale * rng.random((d, d))
+    cov = c.T @ c
+    half = n_samples // 2
+    x0 = rng.multivariate_normal(np.zeros(d), cov, size=half)
+    x1 = rng.multivariate_normal(seps, cov, size=half)
+    return np.concatenate([x0, x1]), np.repeat([0, 1], half)
+
+
+def make_gaussian_mixture(
+    seeds: Sequence[int],
+    *,
+    n_samples: int,
+    d: int,
+    class_seps: Sequence[float] | float = 1.0,
+    covariance_scale: float = 1.0,
+    test_size: float = 0.2,
+    key: str,
+) -> Data:
+    """The notebook's mixture of two Gaussians with a shared random covariance c^T c,
+    shuffled and split into train / test like sklearn's train_test_split(test_size).
+
+    x: (S, n_train, d), y: (S, n_train); x_test: (S, n_test, d), y_test: (S, n_test).
+    """
+    if n_samples < 4:
+        raise ValueError(f"n_samples: got {n_samples}; need >= 4")
+    if not 0.0 <= test_size < 1.0:
+        raise ValueError(f"test_size: got {test_size}; need 0 <= test_size < 1")
+    seps = np.asarray(class_seps, dtype=np.float64)
+    if seps.ndim > 0 and seps.size not in (1, d):
+        raise ValueError(f"class_seps: got {seps.size} values; need 1 or d={d}")
+
+    def make(rng):
+        x, y = gaussian_mixture(
+            rng, n_samples=n_samples, d=d, class_seps=class_seps, covariance_scale=covariance_scale
+        )
+        order = rng.permutation(len(y))
+        n_test = int(np.ceil(test_size * len(y)))
+        test, train = order[:n_test], order[n_test:]
+        return x[train], y[train], x[test], y[test]
+
+    return per_seed(seeds, make, key=key)
+
+
+def one_hot(labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
+    """(…, N) int labels -> (…, N, K) float one-hot targets."""
+    k = int(labels.max()) + 1 if n_classes is None else n_classes
+    return torch.nn.functional.one_hot(labels, k).to(torch.float32)
+
+
+def standardize(x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+    """Per seed and feature: (x - mean) / std, with mean and std taken from `reference`
+    (default x itself) over the sample axis. x: (S, N, d)."""
+    ref = x if reference is None else reference
+    mean = ref.mean(dim=1, keepdim=True)  # (S, 1, d)
+    std = ref.std(dim=1, keepdim=True).clamp_min(1e-12)
+    return (x - mean) / std

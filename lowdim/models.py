@@ -1,0 +1,246 @@
+"""Models batched over seeds: parameters are plain tensors with the seed axis first.
+
+A batched model is anything with
+    init(seeds, *, key, dtype, device) -> dict[str, Tensor]   # every tensor (S, ...)
+    forward(params, x, masks=None) -> Tensor                   # x (S, N, d) -> (S, N, out)
+    dropout_shapes(n) -> list[tuple[int, ...]]                 # per-step dropout masks, per seed
+Our MLP is the fast path (one baddbmm per layer for all seeds); `TorchModule` adapts a user's
+plain `torch.nn.Module` factory through torch.func (stack_module_state + vmap).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .seeding import check_seeds, torch_generator
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "identity": lambda z: z,
+    "sin": torch.sin,
+    "square": torch.square,
+    # torch.sign has zero gradient everywhere, as tf.sign had: nothing flows through it.
+    "sign": torch.sign,
+}
+
+INIT_KINDS = ("torch", "xavier", "he", "normal", "uniform", "constant", "zeros")
+
+
+@dataclass(frozen=True)
+class Init:
+    """An initialisation rule for one kind of tensor (weights or biases).
+
+    kind      one of INIT_KINDS:
+              torch    PyTorch nn.Linear default: U(+-1/sqrt(fan_in)) for weights and biases
+              xavier   TF glorot_uniform: U(+-sqrt(6/(fan_in+fan_out))); on a bias of size n,
+                       as TF applied it, U(+-sqrt(3/n))
+              he       N(0, 2/fan_in) (on a bias: zeros)
+              normal   N(0, value^2)           uniform  U(+-value)
+              constant every entry = value     zeros    every entry = 0
+    value     sigma / half-width / constant, for normal, uniform, constant
+    """
+
+    kind: str = "torch"
+    value: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in INIT_KINDS:
+            raise ValueError(f"Init.kind: got {self.kind!r}; allowed: {', '.join(INIT_KINDS)}")
+        if self.kind in ("normal", "uniform") and not self.value > 0:
+            raise ValueError(f"Init.value: {self.kind} needs a scale > 0, got {self.value}")
+
+    def sample(self, shape, *, fan_in: int, fan_out: int, bias: bool, generator, dtype):
+        """One seed's tensor of `shape`, drawn from `generator`."""
+        k = self.kind
+        if k == "zeros" or (k == "he" and bias):
+            return torch.zeros(shape, dtype=dtype)
+        if k == "constant":
+            return torch.full(shape, float(self.value), dtype=dtype)
+        if k in ("normal", "he"):
+            std = self.value if k == "normal" else math.sqrt(2.0 / fan_in)
+            return torch.randn(shape, generator=generator, dtype=dtype) * std
+        if k == "torch":
+            a = 1.0 / math.sqrt(fan_in)
+        elif k == "xavier":
+            n = shape[-1]
+            a = math.sqrt(3.0 / n) if bias else math.sqrt(6.0 / (fan_in + fan_out))
+        else:  # uniform
+            a = self.value
+        return (torch.rand(shape, generator=generator, dtype=dtype) * 2 - 1) * a
+
+
+def _default_bias_init(weight_init: Init) -> Init:
+    # The rule each scheme applies to biases when not told otherwise.
+    return Init("zeros") if weight_init.kind in ("he",) else weight_init
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A fully connected net batched over seeds.
+
+    sizes        (d_in, h_1, ..., h_k, d_out): layer widths, input and output included
+    activation   hidden activation, a key of ACTIVATIONS; the output layer is linear
+    bias         every layer has a bias (False: a bias-free net, as in seed 002)
+    weight_init  rule for weights; bias_init rule for biases (None: the scheme's own rule)
+    tie_hidden   one hidden->hidden layer shared by every hidden->hidden step (seed 001 exp 2:
+                 sizes (1, 10, 10, 10, 2) with tie_hidden applies one 10x10 layer twice)
+    dropout      drop probability on every hidden layer during training (inverted: kept units
+                 are scaled by 1/(1-p), as seed 002's mask*2 at p=0.5)
+    """
+
+    sizes: tuple[int, ...]
+    activation: str = "relu"
+    bias: bool = True
+    weight_init: Init = field(default_factory=Init)
+    bias_init: Init | None = None
+    tie_hidden: bool = False
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        if len(self.sizes) < 2 or any(s < 1 for s in self.sizes):
+            raise ValueError(f"MLP.sizes: got {self.sizes}; need (d_in, ..., d_out), all >= 1")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"MLP.activation: got {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"MLP.dropout: got {self.dropout}; need 0 <= dropout < 1")
+        if self.tie_hidden and len(set(self.sizes[1:-1])) > 1:
+            raise ValueError(f"MLP.tie_hidden: hidden widths must be equal, got {self.sizes[1:-1]}")
+
+    # -- structure -------------------------------------------------------------------------
+    def layer_names(self) -> list[str]:
+        """The parameter-name suffix each layer uses ("0", "1", ...; tied layers share one)."""
+        n = len(self.sizes) - 1
+        if not self.tie_hidden or n <= 2:
+            return [str(i) for i in range(n)]
+        return ["0"] + ["1"] * (n - 2) + [str(n - 1)]
+
+    def n_params(self) -> int:
+        """Parameters of one seed's net (tied layers counted once)."""
+        seen, total = set(), 0
+        for name, (i, o) in zip(self.layer_names(), zip(self.sizes[:-1], self.sizes[1:])):
+            if name not in seen:
+                seen.add(name)
+                total += i * o + (o if self.bias else 0)
+        return total
+
+    def dropout_shapes(self, n: int) -> list[tuple[int, ...]]:
+        """Per-seed mask shape of each hidden layer for a batch of n points."""
+        if self.dropout == 0.0:
+            return []
+        return [(n, h) for h in self.sizes[1:-1]]
+
+    # -- parameters --------------------------------------------------------------------------
+    def init(
+        self,
+        seeds: Sequence[int],
+        *,
+        key: str,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> dict[str, torch.Tensor]:
+        """Initial parameters: w<i> (S, fan_in, fan_out), b<i> (S, 1, fan_out).
+
+        Seed i draws from its own generator (purpose "init"), layer by layer, weight then bias.
+        """
+        seeds = check_seeds(seeds)
+        bias_init = self.bias_init or _default_bias_init(self.weight_init)
+        per_seed: list[dict[str, torch.Tensor]] = []
+        for s in seeds:
+            g = torch_generator(key, s, "init")
+            p: dict[str, torch.Tensor] = {}
+            for name, (i, o) in zip(self.layer_names(), zip(self.sizes[:-1], self.sizes[1:])):
+                if "w" + name in p:
+                    continue
+                p["w" + name] = self.weight_init.sample(
+                    (i, o), fan_in=i, fan_out=o, bias=False, generator=g, dtype=dtype
+                )
+                if self.bias:
+                    p["b" + name] = bias_init.sample(
+                        (1, o), fan_in=i, fan_out=o, bias=True, generator=g, dtype=dtype
+                    )
+            per_seed.append(p)
+        return {k: torch.stack([p[k] for p in per_seed]).to(device) for k in per_seed[0]}
+
+    # -- forward -----------------------------------------------------------------------------
+    def forward(
+        self,
+        params: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        masks: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """x (S, N, d_in) -> outputs (S, N, d_out). masks: per hidden layer (S, N, h) scales."""
+        act = ACTIVATIONS[self.activation]
+        names = self.layer_names()
+        h = x
+        for layer, name in enumerate(names):
+            w = params["w" + name]  # (S, in, out)
+            if self.bias:
+                h = torch.baddbmm(params["b" + name], h, w)  # (S, N, out)
+            else:
+                h = torch.bmm(h, w)
+            if layer < len(names) - 1:
+                h = act(h)
+                if masks:
+                    h = h * masks[layer]
+        return h
+
+    __call__ = forward
+
+
+class TorchModule:
+    """Train a user's plain `torch.nn.Module` across seeds (torch.func.stack_module_state + vmap).
+
+    factory()  builds one un-initialised-by-us module; its own reset_parameters() draws its init,
+               under a torch RNG seeded from seed i's "init" stream (the global RNG is restored).
+    The module maps (N, d) -> (N, out). Dropout inside the module is not supported (its RNG would
+    not be per seed): use MLP(dropout=...) for that.
+    """
+
+    def __init__(self, factory: Callable[[], torch.nn.Module]):
+        if not callable(factory):
+            raise TypeError(f"factory: got {type(factory).__name__}; pass a callable returning a Module")
+        self.factory = factory
+        self._base = factory()
+        if not isinstance(self._base, torch.nn.Module):
+            raise TypeError(f"factory: returned {type(self._base).__name__}, not a torch.nn.Module")
+        self._base = self._base.to("meta")
+
+    def __repr__(self) -> str:
+        return f"TorchModule({self._base.__class__.__name__})"
+
+    def dropout_shapes(self, n: int) -> list[tuple[int, ...]]:
+        return []
+
+    def init(self, seeds, *, key, dtype=torch.float32, device="cpu"):
+        from torch.func import stack_module_state
+
+        seeds = check_seeds(seeds)
+        modules = []
+        for s in seeds:
+            g = torch_generator(key, s, "init")
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=g)))
+                modules.append(self.factory().to(dtype=dtype))
+        params, buffers = stack_module_state(modules)
+        if buffers:
+            raise ValueError("factory: modules with buffers (e.g. BatchNorm) are not supported")
+        return {k: v.detach().to(device) for k, v in params.items()}
+
+    def forward(self, params, x, masks=None):
+        from torch.func import functional_call
+
+        def one(p, xi):
+            return functional_call(self._base, p, (xi,))
+
+        return torch.vmap(one)(params, x)
+
+    __call__ = forward

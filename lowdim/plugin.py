@@ -1,0 +1,335 @@
+"""The pytest plugin: the `claim` marker and fixture, run options, and the report.
+
+Workers (or the single process without xdist) record evidence into `item.user_properties` as
+plain JSON values; pytest ships those inside every test report, also across xdist. The controller
+alone collects the reports, one row per collected test, and writes reports/ at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import report as _report
+from .stats import Evidence, _plain
+
+PROP_CLAIM = "lowdim_claim"  # (id, statement, source) attached at collection
+PROP_EVIDENCE = "lowdim_evidence"  # what the `claim` fixture recorded
+PROFILES = ("quick", "full")
+DEVICES = ("cpu", "cuda", "auto")
+
+
+# ------------------------------------------------------------------------------------------
+# options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("lowdim", "lowdim: seed-batched statistical claims")
+    g.addoption("--lowdim-seeds", type=int, default=None, metavar="N",
+                help="override every claim's seed count with N")
+    g.addoption("--lowdim-seed-offset", type=int, default=0, metavar="K",
+                help="start every claim's seeds at K (seeds K..K+n-1): with K >= the largest seed "
+                     "count this is a disjoint block, a true replication (default 0)")
+    g.addoption("--lowdim-device", default="cpu", metavar="{cpu,cuda,auto}",
+                help="where claims train (default cpu; auto = cuda when available)")
+    g.addoption("--lowdim-report-dir", default="reports", metavar="DIR",
+                help="folder for claims.json / claims.md / claims.csv (default reports/)")
+    g.addoption("--lowdim-profile", default="quick", metavar="{quick,full}",
+                help="quick: fewer seeds / stated shorter budgets; full: the sources' sizes")
+    g.addoption("--lowdim-threads", type=int, default=1, metavar="N",
+                help="torch intra-op threads per process (default 1, so -n 0 and -n auto agree)")
+    g.addoption("--lowdim-no-report", action="store_true",
+                help="do not write report files (the terminal table is still shown)")
+
+
+@dataclass(frozen=True)
+class Options:
+    seeds: int | None
+    seed_offset: int
+    device: str
+    report_dir: str
+    profile: str
+    threads: int
+    write: bool
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+OPTIONS_KEY = pytest.StashKey[Options]()
+SESSION_KEY = pytest.StashKey["ReportSession"]()
+
+
+def _options(config: pytest.Config) -> Options:
+    o = Options(
+        seeds=config.getoption("lowdim_seeds"),
+        seed_offset=config.getoption("lowdim_seed_offset"),
+        device=config.getoption("lowdim_device"),
+        report_dir=config.getoption("lowdim_report_dir"),
+        profile=config.getoption("lowdim_profile"),
+        threads=config.getoption("lowdim_threads"),
+        write=not config.getoption("lowdim_no_report"),
+    )
+    if o.seeds is not None and o.seeds < 1:
+        raise pytest.UsageError(f"--lowdim-seeds: got {o.seeds}; need a seed count >= 1")
+    if o.seed_offset < 0:
+        raise pytest.UsageError(f"--lowdim-seed-offset: got {o.seed_offset}; need >= 0")
+    if o.device not in DEVICES and not o.device.startswith("cuda:"):
+        raise pytest.UsageError(
+            f"--lowdim-device: got {o.device!r}; allowed: {', '.join(DEVICES)} or cuda:N")
+    if o.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise pytest.UsageError(
+                f"--lowdim-device {o.device}: no CUDA device is visible to torch here; "
+                "use --lowdim-device cpu (or auto, which falls back to the CPU)")
+    if o.profile not in PROFILES:
+        raise pytest.UsageError(
+            f"--lowdim-profile: got {o.profile!r}; allowed: {', '.join(PROFILES)}")
+    if o.threads < 1:
+        raise pytest.UsageError(f"--lowdim-threads: got {o.threads}; need >= 1")
+    return o
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "claim(id, *, statement='', source=''): the lowdim claim this test decides",
+    )
+    opts = _options(config)
+    config.stash[OPTIONS_KEY] = opts
+    import torch
+
+    torch.set_num_threads(opts.threads)
+    try:  # numpy / scipy BLAS pools too (threadpoolctl comes with scikit-learn)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(opts.threads)
+    except ImportError:  # pragma: no cover
+        pass
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
+        session = ReportSession(config, opts)
+        config.stash[SESSION_KEY] = session
+        config.pluginmanager.register(session, "lowdim-report")
+
+
+# ------------------------------------------------------------------------------------------
+# the marker and the fixture (worker side)
+
+
+def _claim_info(item: pytest.Item) -> dict | None:
+    m = item.get_closest_marker("claim")
+    if m is None:
+        return None
+    if len(m.args) != 1 or not isinstance(m.args[0], str) or not m.args[0]:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.claim needs one claim id string, e.g. "
+            f"pytest.mark.claim('bias-free-ray', statement=..., source=...); got args {m.args!r}")
+    return {
+        "id": m.args[0],
+        "statement": str(m.kwargs.get("statement", "")),
+        "source": str(m.kwargs.get("source", "")),
+    }
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    # Attach the claim id at collection, so every report of the item (setup included, which
+    # reaches the controller before the test body runs) carries it, even if the worker crashes.
+    for item in items:
+        info = _claim_info(item)
+        if info is not None:
+            item.user_properties.append((PROP_CLAIM, info))
+
+
+class Claim:
+    """The `claim` fixture: seeds, device and profile for this run; `record` the evidence."""
+
+    def __init__(self, request: pytest.FixtureRequest):
+        self._item = request.node
+        self._opts: Options = request.config.stash[OPTIONS_KEY]
+        info = _claim_info(self._item) or {"id": "", "statement": "", "source": ""}
+        self.id: str = info["id"] or self._item.module.__name__.rsplit(".", 1)[-1]
+        self.statement: str = info["statement"]
+        self.source: str = info["source"]
+        self._recorded = False
+
+    @property
+    def device(self) -> str:
+        from .train import resolve_device
+
+        return str(resolve_device(self._opts.device))
+
+    @property
+    def profile(self) -> str:
+        return self._opts.profile
+
+    def choose(self, *, quick, full):
+        """The value for the active profile."""
+        return full if self._opts.profile == "full" else quick
+
+    def seeds(self, n: int) -> list[int]:
+        """The claim's seeds: n of them (or --lowdim-seeds), starting at --lowdim-seed-offset."""
+        if int(n) < 1:
+            raise ValueError(f"n: got {n}; a claim needs at least one seed")
+        count = self._opts.seeds if self._opts.seeds is not None else int(n)
+        return list(range(self._opts.seed_offset, self._opts.seed_offset + count))
+
+    def record(self, evidence: Evidence, **conditions) -> Evidence:
+        """Attach the evidence (and the condition parameters) to this test's report row.
+        Call it before asserting, so a failing claim still lands in the report."""
+        if not isinstance(evidence, Evidence):
+            raise TypeError(f"evidence: got {type(evidence).__name__}; pass a lowdim Evidence")
+        if self._recorded:
+            raise RuntimeError(f"{self._item.nodeid}: record() was called twice; one Evidence "
+                               "per test (parametrize to record several)")
+        self._recorded = True
+        params = dict(getattr(getattr(self._item, "callspec", None), "params", {}) or {})
+        params.update(conditions)
+        payload = {"evidence": evidence.to_dict(), "conditions": _plain(params)}
+        self._item.user_properties.append((PROP_EVIDENCE, payload))
+        return evidence
+
+
+@pytest.fixture
+def claim(request: pytest.FixtureRequest) -> Claim:
+    """Seeds, device and profile of this run, and `record(evidence, **conditions)`."""
+    return Claim(request)
+
+
+# ------------------------------------------------------------------------------------------
+# the report (controller side)
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict:
+    import numpy
+    import scipy
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "scipy": scipy.__version__}
+
+
+class ReportSession:
+    """Collects one row per collected test from the test reports; writes the report files."""
+
+    def __init__(self, config: pytest.Config, opts: Options):
+        self.config, self.opts = config, opts
+        self.rows: dict[str, dict] = {}
+        self.started = time.time()
+        self.report: dict | None = None
+
+    def _row(self, nodeid: str) -> dict:
+        return self.rows.setdefault(nodeid, {
+            "test": nodeid, "claim": None, "statement": None, "source": None,
+            "outcome": "not run", "evidence": None, "conditions": {}, "duration_s": 0.0,
+            "reproduce": self._reproduce(nodeid),
+        })
+
+    def _reproduce(self, nodeid: str) -> str:
+        args = ["pytest", nodeid, "-p", "no:xdist", f"--lowdim-profile={self.opts.profile}",
+                f"--lowdim-seed-offset={self.opts.seed_offset}",
+                f"--lowdim-device={self.opts.device}"]
+        if self.opts.seeds is not None:
+            args.append(f"--lowdim-seeds={self.opts.seeds}")
+        return shlex.join(args)
+
+    # collection: every collected test gets a row, with or without xdist
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            row = self._row(item.nodeid)
+            info = _claim_info(item)
+            if info:
+                row.update(claim=info["id"], statement=info["statement"], source=info["source"])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        for nodeid in ids:
+            self._row(nodeid)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        row = self._row(report.nodeid)
+        for name, value in report.user_properties:
+            if name == PROP_CLAIM:
+                row.update(claim=value["id"], statement=value["statement"],
+                           source=value["source"])
+            elif name == PROP_EVIDENCE:
+                row["evidence"] = value["evidence"]
+                row["conditions"] = value["conditions"]
+        row["duration_s"] = round(row["duration_s"] + float(report.duration or 0.0), 3)
+        xfail = hasattr(report, "wasxfail")
+        if "crashed while running" in str(report.longrepr or ""):
+            row["outcome"] = "crashed"
+        elif report.when == "call":
+            if report.passed:
+                row["outcome"] = "xpassed" if xfail else "passed"
+            elif report.skipped:
+                row["outcome"] = "xfailed" if xfail else "skipped"
+            else:
+                row["outcome"] = "failed"
+        elif report.failed:  # setup or teardown
+            row["outcome"] = "error"
+        elif report.skipped and report.when == "setup":
+            row["outcome"] = "xfailed" if xfail else "skipped"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
+        opts = self.opts
+        root = Path(str(self.config.rootpath))
+        workers = getattr(self.config.option, "numprocesses", None)
+        self.report = {
+            "schema_version": _report.SCHEMA_VERSION,
+            "meta": {
+                "started": _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc)
+                .isoformat(timespec="seconds"),
+                "wall_time_s": round(time.time() - self.started, 3),
+                "versions": _versions(),
+                "platform": platform.platform(),
+                "device": opts.device,
+                "git_commit": _git_commit(root),
+                "options": opts.to_dict(),
+                "xdist_workers": workers if workers else 0,
+                "args": list(self.config.invocation_params.args),
+                "exitstatus": int(exitstatus),
+            },
+            "rows": [self.rows[k] for k in sorted(self.rows)],
+        }
+        if opts.write and self.rows:
+            outdir = Path(opts.report_dir)
+            if not outdir.is_absolute():
+                outdir = Path(str(self.config.invocation_params.dir)) / outdir
+            try:
+                self.paths = _report.write_reports(self.report, outdir)
+            except OSError as e:
+                sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.report or not self.report["rows"]:
+            return
+        if not any(r["claim"] or r["evidence"] for r in self.report["rows"]):
+            return
+        tr = terminalreporter
+        tr.section("lowdim claims")
+        tr.write_line(_report.render_terminal(self.report))
+        if getattr(self, "paths", None):
+            tr.write_line(f"report: {os.fspath(self.paths['md'])} (json, csv beside it)")

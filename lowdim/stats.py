@@ -1,0 +1,457 @@
+"""Decisions over seeds: small pure functions, per-seed arrays in, one Evidence out.
+
+Every function states its hypothesis up front (`alternative`, `threshold`, `alpha`) and returns a
+frozen Evidence with a point estimate, an interval at level 1 - alpha (one-sided when the test
+is), the test's p-value and a verdict:
+    SUPPORTED     the claimed direction is shown at alpha
+    REFUTED       the opposite direction is shown at alpha (not merely "not supported")
+    INCONCLUSIVE  neither
+scipy.stats does the tests; only what it lacks (the signed-rank null distribution for the
+Hodges-Lehmann interval) is written here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+from scipy import stats as st
+
+ALTERNATIVES = ("greater", "less", "two-sided")
+
+
+class Verdict(str, Enum):
+    SUPPORTED = "SUPPORTED"
+    REFUTED = "REFUTED"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _fmt(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.3g}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The outcome of one pre-registered test over seeds.
+
+    statistic    what `estimate` estimates, in words, e.g. "P(acc > 0.9)"
+    n            seeds that entered the test
+    estimate     point estimate of the statistic
+    interval     (low, high) at level 1 - alpha; one-sided tests have an infinite / 0 / 1 side
+    test         the test, e.g. "exact binomial, one-sided"
+    p            p-value of the claimed direction
+    alpha        the level the decision is made at
+    threshold    the value the statistic is compared with (null boundary)
+    alternative  "greater", "less" or "two-sided"
+    verdict      SUPPORTED / REFUTED / INCONCLUSIVE
+    values       per-seed values of the statistic (for re-analysis and plots)
+    p_opposite   p-value of the opposite direction (the REFUTED decision); nan if two-sided
+    details      extra figures: effect sizes, counts, per-arm values (plain floats / lists)
+    """
+
+    statistic: str
+    n: int
+    estimate: float
+    interval: tuple[float, float]
+    test: str
+    p: float
+    alpha: float
+    threshold: float
+    alternative: str
+    verdict: Verdict
+    values: tuple[float, ...] = ()
+    p_opposite: float = float("nan")
+    details: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __repr__(self) -> str:
+        lo, hi = self.interval
+        return (
+            f"{self.statistic} = {_fmt(self.estimate)} [{_fmt(lo)}, {_fmt(hi)}], n={self.n}, "
+            f"{self.test} vs {_fmt(self.threshold)} ({self.alternative}): p={self.p:.3g}, "
+            f"alpha={self.alpha:g}: {self.verdict.value}"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def supported(self) -> bool:
+        return self.verdict is Verdict.SUPPORTED
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able Python values only (xdist drops reports holding numpy scalars)."""
+        return {
+            "statistic": self.statistic,
+            "n": int(self.n),
+            "estimate": _plain(self.estimate),
+            "interval": [_plain(self.interval[0]), _plain(self.interval[1])],
+            "test": self.test,
+            "p": _plain(self.p),
+            "p_opposite": _plain(self.p_opposite),
+            "alpha": float(self.alpha),
+            "threshold": _plain(self.threshold),
+            "alternative": self.alternative,
+            "verdict": self.verdict.value,
+            "values": [_plain(v) for v in self.values],
+            "details": _plain(self.details),
+            "repr": repr(self),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Evidence:
+        return cls(
+            statistic=d["statistic"], n=d["n"], estimate=_num(d["estimate"]),
+            interval=(_num(d["interval"][0]), _num(d["interval"][1])), test=d["test"],
+            p=_num(d["p"]), alpha=d["alpha"], threshold=_num(d["threshold"]),
+            alternative=d["alternative"], verdict=Verdict(d["verdict"]),
+            values=tuple(_num(v) for v in d.get("values", ())),
+            p_opposite=_num(d.get("p_opposite")), details=d.get("details", {}),
+        )
+
+
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _plain(v):
+    """numpy / torch scalars and arrays, tuples, dicts -> plain Python; non-finite -> None/str."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if hasattr(v, "tolist"):  # numpy arrays and scalars, torch tensors
+        return _plain(v.tolist())
+    if isinstance(v, Enum):
+        return v.value
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+
+
+def _check_alpha(alpha: float) -> float:
+    if not 0.0 < alpha < 0.5:
+        raise ValueError(f"alpha: got {alpha}; need 0 < alpha < 0.5 (e.g. 0.01)")
+    return float(alpha)
+
+
+def _check_alternative(alternative: str) -> str:
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative: got {alternative!r}; allowed: {', '.join(ALTERNATIVES)}")
+    return alternative
+
+
+def _as_1d(values, name: str) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    if a.size == 0:
+        raise ValueError(f"{name}: got no values; need one per seed")
+    if np.isnan(a).any():
+        raise ValueError(
+            f"{name}: {int(np.isnan(a).sum())} of {a.size} values are NaN; decide explicitly how "
+            "diverged seeds count (e.g. as failures of the property) before testing"
+        )
+    return a
+
+
+def _decide(p: float, p_opp: float, alpha: float) -> Verdict:
+    if p < alpha:
+        return Verdict.SUPPORTED
+    if p_opp < alpha:
+        return Verdict.REFUTED
+    return Verdict.INCONCLUSIVE
+
+
+# --------------------------------------------------------------------------------------------
+# proportion of seeds with a property
+
+
+def clopper_pearson(k: int, n: int, alpha: float, alternative: str) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval for a binomial proportion at level 1 - alpha;
+    one-sided for 'greater' (lower bound) and 'less' (upper bound)."""
+    if alternative == "two-sided":
+        ci = st.binomtest(k, n).proportion_ci(confidence_level=1 - alpha, method="exact")
+        return float(ci.low), float(ci.high)
+    lo = 0.0 if k == 0 else float(st.beta.ppf(alpha, k, n - k + 1))
+    hi = 1.0 if k == n else float(st.beta.ppf(1 - alpha, k + 1, n - k))
+    return (lo, 1.0) if alternative == "greater" else (0.0, hi)
+
+
+def proportion(
+    flags: Sequence[bool] | np.ndarray,
+    *,
+    threshold: float,
+    alpha: float = 0.01,
+    alternative: str = "greater",
+    statistic: str = "P(property)",
+) -> Evidence:
+    """Is the share of seeds with a property above (below) `threshold`? Exact binomial test,
+    Clopper-Pearson interval. flags: (S,) booleans, one per seed."""
+    alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(
+            f"threshold: got {threshold}; a proportion threshold lies strictly between 0 and 1"
+        )
+    a = _as_1d(flags, "flags")
+    if not np.isin(a, (0.0, 1.0)).all():
+        raise ValueError("flags: need booleans (or 0/1), one per seed")
+    n, k = a.size, int(a.sum())
+    opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
+    p = float(st.binomtest(k, n, threshold, alternative=alternative).pvalue)
+    p_opp = (float(st.binomtest(k, n, threshold, alternative=opposite).pvalue)
+             if opposite else float("nan"))
+    return Evidence(
+        statistic=statistic, n=n, estimate=k / n,
+        interval=clopper_pearson(k, n, alpha, alternative),
+        test="exact binomial", p=p, alpha=alpha, threshold=float(threshold),
+        alternative=alternative,
+        verdict=_decide(p, p_opp, alpha) if opposite else (
+            Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE),
+        values=tuple(float(v) for v in a), p_opposite=p_opp, details={"k": k},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# paired comparison of two arms on the same seeds
+
+
+def _signed_rank_quantile(n: int, q: float) -> int:
+    """Largest c with P(T+ <= c) <= q under H0 for the signed-rank statistic of n untied
+    values (exact distribution by dynamic programming; scipy has no public pmf for it)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for r in range(1, n + 1):
+        counts[r:] = counts[r:] + counts[:-r].copy()
+    cdf = np.cumsum(counts) / 2.0**n
+    below = np.nonzero(cdf <= q)[0]
+    return int(below[-1]) if below.size else -1
+
+
+def hodges_lehmann(d: np.ndarray, alpha: float, alternative: str) -> tuple[float, float, float]:
+    """Hodges-Lehmann pseudo-median of d and its distribution-free interval (Walsh averages,
+    the interval dual to the Wilcoxon signed-rank test), at level 1 - alpha."""
+    i, j = np.triu_indices(d.size)
+    walsh = np.sort((d[i] + d[j]) / 2.0)  # (n(n+1)/2,)
+    est = float(np.median(walsh))
+    n, m = d.size, walsh.size
+    q = alpha if alternative != "two-sided" else alpha / 2
+    if n <= 60:
+        c = _signed_rank_quantile(n, q)  # reject if T+ <= c
+    else:
+        mu, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+        c = int(math.floor(mu + st.norm.ppf(q) * sd))
+    lo = float(walsh[c + 1]) if 0 <= c + 1 < m else -math.inf
+    hi = float(walsh[m - c - 2]) if 0 <= m - c - 2 < m else math.inf
+    if c < 0:
+        lo, hi = -math.inf, math.inf
+    if alternative == "greater":
+        hi = math.inf
+    elif alternative == "less":
+        lo = -math.inf
+    return est, lo, hi
+
+
+def paired(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    alpha: float = 0.01,
+    alternative: str = "greater",
+    test: str = "wilcoxon",
+    margin: float = 0.0,
+    statistic: str | None = None,
+) -> Evidence:
+    """Paired comparison of arm a against arm b on the same seeds.
+
+    H1 ('greater'): a - b tends to exceed `margin`. test:
+      "wilcoxon"  signed-rank test on d = a - b - margin; estimate = Hodges-Lehmann
+                  pseudo-median of a - b with its exact interval
+      "sign"      exact sign test; estimate = P(a - b > margin) among untied seeds, with a
+                  Clopper-Pearson interval; threshold 0.5
+    details carry the effect sizes: P(a > b) with ties counted half, the matched-pairs
+    rank-biserial correlation, mean and median difference, and both arms' values.
+    """
+    alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
+    x, y = _as_1d(a, "a"), _as_1d(b, "b")
+    if x.shape != y.shape:
+        raise ValueError(f"a, b: need one value per seed in each arm, got {x.size} and {y.size}")
+    if test not in ("wilcoxon", "sign"):
+        raise ValueError(f"test: got {test!r}; allowed: wilcoxon, sign")
+    d = x - y
+    dm = d - margin
+    n = d.size
+    opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
+    untied = dm[dm != 0]
+    n_pos, n_neg = int((untied > 0).sum()), int((untied < 0).sum())
+    details = {
+        "P(a>b)": float(((d > 0).sum() + 0.5 * (d == 0).sum()) / n),
+        "mean_diff": float(d.mean()),
+        "median_diff": float(np.median(d)),
+        "n_pos": n_pos,
+        "n_neg": n_neg,
+        "n_tied": int(n - untied.size),
+        "a": x.tolist(),
+        "b": y.tolist(),
+    }
+    if untied.size:
+        ranks = st.rankdata(np.abs(untied))
+        details["rank_biserial"] = float(
+            (ranks[untied > 0].sum() - ranks[untied < 0].sum()) / ranks.sum()
+        )
+
+    if test == "sign":
+        k, m = n_pos, untied.size
+        if m == 0:
+            p, p_opp, est, ci = 1.0, 1.0, float("nan"), (0.0, 1.0)
+        else:
+            p = float(st.binomtest(k, m, 0.5, alternative=alternative).pvalue)
+            p_opp = (float(st.binomtest(k, m, 0.5, alternative=opposite).pvalue)
+                     if opposite else float("nan"))
+            est, ci = k / m, clopper_pearson(k, m, alpha, alternative)
+        name = statistic or f"P(a - b > {margin:g})"
+        thr, test_name = 0.5, "exact sign test"
+    else:
+        if untied.size == 0:
+            p, p_opp = 1.0, 1.0
+        else:
+            p = float(st.wilcoxon(dm, alternative=alternative, zero_method="wilcox").pvalue)
+            p_opp = (float(st.wilcoxon(dm, alternative=opposite, zero_method="wilcox").pvalue)
+                     if opposite else float("nan"))
+        est, lo, hi = hodges_lehmann(d, alpha, alternative)
+        ci = (lo, hi)
+        name = statistic or "pseudo-median(a - b)"
+        thr, test_name = float(margin), "Wilcoxon signed-rank"
+    verdict = _decide(p, p_opp, alpha) if opposite else (
+        Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE)
+    return Evidence(
+        statistic=name, n=n, estimate=float(est), interval=(float(ci[0]), float(ci[1])),
+        test=test_name, p=p, alpha=alpha, threshold=thr, alternative=alternative,
+        verdict=verdict, values=tuple(float(v) for v in d), p_opposite=p_opp, details=details,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# location of a per-seed statistic
+
+
+def _bootstrap_interval(values: np.ndarray, statistic, alpha: float, alternative: str):
+    """Percentile bootstrap interval at level 1 - alpha (one-sided when alternative is),
+    resampling seeds; a fixed resampling stream keeps decisions deterministic."""
+    if np.ptp(values) == 0:
+        v = float(statistic(values))
+        lo, hi = v, v
+    else:
+        res = st.bootstrap(
+            (values,), statistic, n_resamples=9999, confidence_level=1 - alpha,
+            alternative=alternative, method="percentile", rng=np.random.default_rng(0),
+        )
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if alternative == "greater":
+        hi = math.inf
+    elif alternative == "less":
+        lo = -math.inf
+    return lo, hi
+
+
+def location(
+    values: Sequence[float] | np.ndarray,
+    *,
+    threshold: float,
+    alpha: float = 0.01,
+    alternative: str = "greater",
+    statistic: str = "median",
+) -> Evidence:
+    """Does a per-seed statistic sit above (below) `threshold`? Wilcoxon signed-rank test of
+    values - threshold; estimate = median over seeds with a percentile bootstrap interval.
+    values: (S,) one number per seed."""
+    alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
+    v = _as_1d(values, "values")
+    dm = v - threshold
+    opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
+    if not (dm != 0).any():
+        p, p_opp = 1.0, 1.0
+    else:
+        p = float(st.wilcoxon(dm, alternative=alternative).pvalue)
+        p_opp = float(st.wilcoxon(dm, alternative=opposite).pvalue) if opposite else float("nan")
+    lo, hi = _bootstrap_interval(v, np.median, alpha, alternative)
+    verdict = _decide(p, p_opp, alpha) if opposite else (
+        Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE)
+    return Evidence(
+        statistic=statistic, n=v.size, estimate=float(np.median(v)), interval=(lo, hi),
+        test="Wilcoxon signed-rank", p=p, alpha=alpha, threshold=float(threshold),
+        alternative=alternative, verdict=verdict, values=tuple(float(x) for x in v),
+        p_opposite=p_opp, details={"mean": float(v.mean())},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# ordered trend over conditions
+
+
+def trend(
+    table: Sequence[Sequence[float]] | np.ndarray,
+    *,
+    conditions: Sequence | None = None,
+    alpha: float = 0.01,
+    alternative: str = "increasing",
+    statistic: str = "mean Spearman rho(condition, value)",
+) -> Evidence:
+    """Does a per-seed statistic rise (fall) across K >= 3 ordered conditions, on the same seeds?
+
+    table: (S, K), column k = condition k in the predicted order. Page's L test (scipy), the
+    standard test for an ordered alternative with blocks (seeds); it uses each seed's ranking of
+    the conditions, so it needs no scale assumption across seeds. Estimate: the mean over seeds
+    of Spearman's rho between condition order and value (L is a linear function of it), with a
+    percentile bootstrap interval; per-seed values are those rhos.
+    REFUTED: Page's test shows the opposite order at alpha.
+    """
+    alpha = _check_alpha(alpha)
+    if alternative not in ("increasing", "decreasing"):
+        raise ValueError(f"alternative: got {alternative!r}; allowed: increasing, decreasing")
+    t = np.asarray(table, dtype=np.float64)
+    if t.ndim != 2 or t.shape[1] < 3 or t.shape[0] < 2:
+        raise ValueError(f"table: need shape (S >= 2 seeds, K >= 3 conditions), got {t.shape}")
+    if np.isnan(t).any():
+        raise ValueError("table: holds NaN; decide how diverged seeds count before testing")
+    if conditions is not None and len(conditions) != t.shape[1]:
+        raise ValueError(f"conditions: got {len(conditions)} names for {t.shape[1]} columns")
+    up = t if alternative == "increasing" else t[:, ::-1]
+    if np.all(up == up[:, :1]):  # every seed tied across all conditions: nothing to rank
+        p, p_opp = 1.0, 1.0
+    else:
+        p = float(st.page_trend_test(up).pvalue)
+        p_opp = float(st.page_trend_test(up[:, ::-1]).pvalue)
+    k = t.shape[1]
+    ranks = st.rankdata(up, axis=1)  # (S, K), ties averaged
+    order = np.arange(1, k + 1, dtype=np.float64)
+    rc, oc = ranks - ranks.mean(1, keepdims=True), order - order.mean()
+    denom = np.sqrt((rc**2).sum(1) * (oc**2).sum())
+    rho = np.divide((rc * oc).sum(1), denom, out=np.zeros(t.shape[0]), where=denom > 0)  # (S,)
+    lo, hi = _bootstrap_interval(rho, np.mean, alpha, "greater")
+    return Evidence(
+        statistic=statistic if alternative == "increasing" else statistic + " (reversed order)",
+        n=t.shape[0], estimate=float(rho.mean()), interval=(lo, 1.0),
+        test="Page's L", p=p, alpha=alpha, threshold=0.0, alternative=alternative,
+        verdict=_decide(p, p_opp, alpha), values=tuple(float(r) for r in rho), p_opposite=p_opp,
+        details={
+            "conditions": [str(c) for c in conditions] if conditions is not None else None,
+            "column_means": t.mean(0).tolist(),
+            "column_medians": np.median(t, 0).tolist(),
+            "table": t.tolist(),
+        },
+    )
