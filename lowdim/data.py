@@ -198,12 +198,67 @@ def make_gaussian_mixture(
         x, y = gaussian_mixture(
             rng, n_samples=n_samples, d=d, class_seps=class_seps, covariance_scale=covariance_scale
         )
-        order = rng.permutation(len(y))
-        n_test = int(np.ceil(test_size * len(y)))
-        test, train = order[:n_test], order[n_test:]
-        return x[train], y[train], x[test], y[test]
+        return _split(rng, x, y, test_size)
 
     return per_seed(seeds, make, key=key)
+
+
+def make_alternating(seeds: Sequence[int], *, n_points: int = 16, key: str) -> Data:
+    """n points x = 0, 1/n, ..., 1 - 1/n on a line, labels alternating, x = 0 in class 1
+    (seed 001 exp 2: np.resize([[0,1],[1,0]], (n,2)) one-hot rows). Same data for every seed.
+    x: (S, n, 1), y: (S, n)."""
+    if n_points < 2:
+        raise ValueError(f"n_points: got {n_points}; need >= 2")
+
+    def make(rng):
+        x = np.linspace(0.0, 1.0 - 1.0 / n_points, n_points)[:, None]
+        y = (np.arange(n_points) + 1) % 2  # 1, 0, 1, 0, ...
+        return x, y
+
+    return per_seed(seeds, make, key=key)
+
+
+def make_moons(
+    seeds: Sequence[int], *, n_samples: int = 500, noise: float = 0.1, test_size: float = 0.2,
+    key: str,
+) -> Data:
+    """scikit-learn's make_moons per seed (random_state from seed i's stream), shuffled and split
+    like train_test_split(test_size). x: (S, n_train, 2), y: (S, n_train); test likewise."""
+    from sklearn.datasets import make_moons as sk_moons
+
+    def make(rng):
+        x, y = sk_moons(n_samples=n_samples, noise=noise,
+                        random_state=int(rng.integers(0, 2**31 - 1)))
+        return _split(rng, x, y, test_size)
+
+    return per_seed(seeds, make, key=key)
+
+
+def make_classification(
+    seeds: Sequence[int], *, test_size: float = 0.2, key: str, **sklearn_kwargs
+) -> Data:
+    """scikit-learn's make_classification per seed (random_state from seed i's stream unless
+    given in sklearn_kwargs, in which case every seed gets that one data set), split like
+    train_test_split(test_size) with a per-seed shuffle."""
+    from sklearn.datasets import make_classification as sk_make
+
+    def make(rng):
+        kw = dict(sklearn_kwargs)
+        kw.setdefault("random_state", int(rng.integers(0, 2**31 - 1)))
+        x, y = sk_make(**kw)
+        return _split(rng, x, y, test_size)
+
+    return per_seed(seeds, make, key=key)
+
+
+def _split(rng, x, y, test_size):
+    if not 0.0 <= test_size < 1.0:
+        raise ValueError(f"test_size: got {test_size}; need 0 <= test_size < 1")
+    order = rng.permutation(len(y))
+    n_test = int(np.ceil(test_size * len(y)))
+    if n_test == 0:
+        return x[order], y[order]
+    return x[order[n_test:]], y[order[n_test:]], x[order[:n_test]], y[order[:n_test]]
 
 
 def one_hot(labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:

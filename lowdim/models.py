@@ -85,7 +85,9 @@ class MLP:
     """A fully connected net batched over seeds.
 
     sizes        (d_in, h_1, ..., h_k, d_out): layer widths, input and output included
-    activation   hidden activation, a key of ACTIVATIONS; the output layer is linear
+    activation   hidden activation, a key of ACTIVATIONS
+    out_activation  activation of the output layer ("identity": linear outputs / logits; seed
+                 003's chain has a sigmoid output neuron)
     bias         every layer has a bias (False: a bias-free net, as in seed 002)
     weight_init  rule for weights; bias_init rule for biases (None: the scheme's own rule)
     tie_hidden   one hidden->hidden layer shared by every hidden->hidden step (seed 001 exp 2:
@@ -96,6 +98,7 @@ class MLP:
 
     sizes: tuple[int, ...]
     activation: str = "relu"
+    out_activation: str = "identity"
     bias: bool = True
     weight_init: Init = field(default_factory=Init)
     bias_init: Init | None = None
@@ -106,10 +109,11 @@ class MLP:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
         if len(self.sizes) < 2 or any(s < 1 for s in self.sizes):
             raise ValueError(f"MLP.sizes: got {self.sizes}; need (d_in, ..., d_out), all >= 1")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"MLP.activation: got {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}"
-            )
+        for name in ("activation", "out_activation"):
+            if getattr(self, name) not in ACTIVATIONS:
+                raise ValueError(
+                    f"MLP.{name}: got {getattr(self, name)!r}; allowed: {', '.join(ACTIVATIONS)}"
+                )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"MLP.dropout: got {self.dropout}; need 0 <= dropout < 1")
         if self.tie_hidden and len(set(self.sizes[1:-1])) > 1:
@@ -191,7 +195,7 @@ class MLP:
                 h = act(h)
                 if masks:
                     h = h * masks[layer]
-        return h
+        return ACTIVATIONS[self.out_activation](h)
 
     __call__ = forward
 
