@@ -52,7 +52,8 @@ class Evidence:
     p            p-value of the claimed direction
     alpha        the level the decision is made at
     threshold    the value the statistic is compared with (null boundary)
-    alternative  "greater", "less" or "two-sided"
+    alternative  "greater", "less", "two-sided" (or "increasing"/"decreasing" for trends,
+                 "equivalence" for TOST)
     verdict      SUPPORTED / REFUTED / INCONCLUSIVE
     values       per-seed values of the statistic (for re-analysis and plots)
     p_opposite   p-value of the opposite direction (the REFUTED decision); nan if two-sided
@@ -75,10 +76,13 @@ class Evidence:
 
     def __repr__(self) -> str:
         lo, hi = self.interval
+        if self.alternative == "equivalence":
+            hypothesis = f"within +-{_fmt(self.threshold)}"
+        else:
+            hypothesis = f"vs {_fmt(self.threshold)} ({self.alternative})"
         return (
             f"{self.statistic} = {_fmt(self.estimate)} [{_fmt(lo)}, {_fmt(hi)}], n={self.n}, "
-            f"{self.test} vs {_fmt(self.threshold)} ({self.alternative}): p={self.p:.3g}, "
-            f"alpha={self.alpha:g}: {self.verdict.value}"
+            f"{self.test} {hypothesis}: p={self.p:.3g}, alpha={self.alpha:g}: {self.verdict.value}"
         )
 
     __str__ = __repr__
@@ -454,4 +458,56 @@ def trend(
             "column_medians": np.median(t, 0).tolist(),
             "table": t.tolist(),
         },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# "no meaningful difference": equivalence by two one-sided tests
+
+
+def equivalence(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray | None = None,
+    *,
+    margin: float,
+    alpha: float = 0.01,
+    statistic: str | None = None,
+) -> Evidence:
+    """Is the (paired) difference a - b within +-margin? TOST with Wilcoxon signed-rank tests.
+
+    With b=None, tests the location of a itself against +-margin. H1 (SUPPORTED): the
+    pseudo-median of d lies in (-margin, +margin): both one-sided tests d > -margin and
+    d < +margin reject at alpha; p = the larger of the two. REFUTED: a difference beyond the
+    margin is shown (d > +margin or d < -margin at alpha / 2 each). The interval is the
+    Hodges-Lehmann interval at level 1 - 2*alpha, the one TOST at alpha corresponds to.
+    Never read "p > alpha" in an ordinary test as equivalence: use this.
+    """
+    alpha = _check_alpha(alpha)
+    if not (margin > 0 and math.isfinite(margin)):
+        raise ValueError(f"margin: got {margin}; need a finite equivalence margin > 0")
+    x = _as_1d(a, "a")
+    if b is not None:
+        y = _as_1d(b, "b")
+        if x.shape != y.shape:
+            raise ValueError(f"a, b: need one value per seed in each arm, got {x.size} and {y.size}")
+        d = x - y
+    else:
+        d = x
+
+    def wil(v, alt):
+        return 1.0 if not (v != 0).any() else float(st.wilcoxon(v, alternative=alt).pvalue)
+
+    p_lower, p_upper = wil(d + margin, "greater"), wil(d - margin, "less")
+    p = max(p_lower, p_upper)
+    p_out = min(1.0, 2 * min(wil(d - margin, "greater"), wil(d + margin, "less")))
+    est, lo, hi = hodges_lehmann(d, 2 * alpha, "two-sided")
+    verdict = (Verdict.SUPPORTED if p < alpha else
+               Verdict.REFUTED if p_out < alpha else Verdict.INCONCLUSIVE)
+    return Evidence(
+        statistic=statistic or ("pseudo-median(a - b)" if b is not None else "pseudo-median"),
+        n=d.size, estimate=est, interval=(lo, hi), test="TOST Wilcoxon",
+        p=p, alpha=alpha, threshold=float(margin), alternative="equivalence", verdict=verdict,
+        values=tuple(float(v) for v in d), p_opposite=p_out,
+        details={"p_lower": p_lower, "p_upper": p_upper, "interval_level": 1 - 2 * alpha,
+                 "mean_diff": float(d.mean())},
     )
