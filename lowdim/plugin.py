@@ -8,6 +8,7 @@ alone collects the reports, one row per collected test, and writes reports/ at t
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import shlex
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from . import report as _report
-from .stats import Evidence, _plain
+from .stats import Evidence, _plain, holm
 
 PROP_CLAIM = "lowdim_claim"  # (id, statement, source) attached at collection
 PROP_EVIDENCE = "lowdim_evidence"  # what the `claim` fixture recorded
@@ -236,6 +237,29 @@ class ReportSession:
         self.rows: dict[str, dict] = {}
         self.started = time.time()
         self.report: dict | None = None
+        self.journal = self._report_dir() / ".claims.journal.jsonl" if opts.write else None
+        if self.journal is not None:
+            try:  # a fresh journal per run; the last run's survives only until this one starts
+                self.journal.parent.mkdir(parents=True, exist_ok=True)
+                self.journal.write_text("")
+            except OSError as e:
+                raise pytest.UsageError(
+                    f"--lowdim-report-dir {opts.report_dir}: cannot write there ({e}); "
+                    "pass a writable folder or --lowdim-no-report") from None
+
+    def _report_dir(self) -> Path:
+        outdir = Path(self.opts.report_dir)
+        if not outdir.is_absolute():
+            outdir = Path(str(self.config.invocation_params.dir)) / outdir
+        return outdir
+
+    def _journal(self, row: dict) -> None:
+        # Each finished test is appended as one JSON line, so a crash of the whole run still
+        # leaves every completed row on disk.
+        if self.journal is None:
+            return
+        with open(self.journal, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
 
     def _row(self, nodeid: str) -> dict:
         return self.rows.setdefault(nodeid, {
@@ -290,12 +314,17 @@ class ReportSession:
             row["outcome"] = "error"
         elif report.skipped and report.when == "setup":
             row["outcome"] = "xfailed" if xfail else "skipped"
+        if report.when == "teardown" or row["outcome"] == "crashed":
+            self._journal(row)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         opts = self.opts
         root = Path(str(self.config.rootpath))
         workers = getattr(self.config.option, "numprocesses", None)
+        decided = [r for r in self.rows.values() if r["evidence"] and r["evidence"]["p"] is not None]
+        for r, p_adj in zip(decided, holm([r["evidence"]["p"] for r in decided])):
+            r["p_holm"] = float(p_adj)
         self.report = {
             "schema_version": _report.SCHEMA_VERSION,
             "meta": {
@@ -310,15 +339,15 @@ class ReportSession:
                 "xdist_workers": workers if workers else 0,
                 "args": list(self.config.invocation_params.args),
                 "exitstatus": int(exitstatus),
+                "n_decisions": len(decided),
             },
             "rows": [self.rows[k] for k in sorted(self.rows)],
         }
         if opts.write and self.rows:
-            outdir = Path(opts.report_dir)
-            if not outdir.is_absolute():
-                outdir = Path(str(self.config.invocation_params.dir)) / outdir
+            outdir = self._report_dir()
             try:
                 self.paths = _report.write_reports(self.report, outdir)
+                self.journal.unlink(missing_ok=True)
             except OSError as e:
                 sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR

@@ -511,3 +511,18 @@ def equivalence(
         details={"p_lower": p_lower, "p_upper": p_upper, "interval_level": 1 - 2 * alpha,
                  "mean_diff": float(d.mean())},
     )
+
+
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control over a run's decisions);
+    scipy.stats offers only FDR adjustments (false_discovery_control), so it is written here.
+    pvalues: (m,) -> (m,) in the input order."""
+    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(stepped, 1.0)
+    return out
