@@ -102,6 +102,16 @@ def _options(config: pytest.Config) -> Options:
     return o
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Under `-n N` without an explicit --dist, keep each claim file on one worker (loadfile):
+    # a file's tests share their training through module-level caches, and spreading them over
+    # workers would train the same models twice. An explicit --dist is respected.
+    opt = config.option
+    if getattr(opt, "numprocesses", None) and getattr(opt, "dist", None) == "no":
+        opt.dist = "loadfile"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -269,7 +279,7 @@ class ReportSession:
         })
 
     def _reproduce(self, nodeid: str) -> str:
-        args = ["pytest", nodeid, "-p", "no:xdist", f"--lowdim-profile={self.opts.profile}",
+        args = ["pytest", nodeid, "-n", "0", f"--lowdim-profile={self.opts.profile}",
                 f"--lowdim-seed-offset={self.opts.seed_offset}",
                 f"--lowdim-device={self.opts.device}"]
         if self.opts.seeds is not None:
