@@ -193,10 +193,17 @@ def _take(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 def _optimizer(config: TrainConfig, leaves: list[torch.Tensor]) -> torch.optim.Optimizer:
+    # The fused kernels do the same element-wise update in one pass per tensor (about 3x less
+    # overhead than the default per-tensor loop for tiny nets); fall back where unsupported.
     if config.optimizer == "adam":
-        return torch.optim.Adam(leaves, lr=config.lr)
-    momentum = config.momentum if config.optimizer == "sgd" else 0.0
-    return torch.optim.SGD(leaves, lr=config.lr, momentum=momentum)
+        make = lambda **kw: torch.optim.Adam(leaves, lr=config.lr, **kw)  # noqa: E731
+    else:
+        momentum = config.momentum if config.optimizer == "sgd" else 0.0
+        make = lambda **kw: torch.optim.SGD(leaves, lr=config.lr, momentum=momentum, **kw)  # noqa: E731
+    try:
+        return make(fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return make()
 
 
 def _penalty(params: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:

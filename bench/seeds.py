@@ -1,0 +1,169 @@
+"""Seeds per second: lowdim's batched trainer against a per-seed nn.Module loop, in one run.
+
+    python bench/seeds.py [--json out.json] [--sizes 1 10 100 1000] [--seconds 1.5]
+
+Workloads (the three regimes of DESIGN.md's performance notes):
+    W1  1 -> 2000 -> 1 ReLU, 20 points, full-batch GD, MSE       (wide 1-D: memory-bound)
+    W2  1 -> 10 -> 10 -> 1 ReLU, 16 points, full-batch GD, MSE   (tiny: overhead-bound)
+    W3  2 -> 64 -> 64 -> 2 ReLU, 1,200 points, Adam, CE          (many points: compute-bound)
+The loop is what the sources do: one torch.nn.Sequential + torch.optim per seed, one thread,
+no host sync per step. lowdim runs through `lowdim.train`, the code path the claims use. Useful
+FLOPs per seed-step = 3 x the forward matmul FLOPs (forward, and two matmuls in backward).
+Loop throughput does not depend on S (seeds are independent), so the loop is timed on
+min(S, 4) seeds and reported as seed-steps/s. Both approaches start from the same initial
+weights; the script checks their final losses agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import lowdim as ld  # noqa: E402
+
+WORKLOADS = {
+    "W1": dict(sizes=(1, 2000, 1), n=20, optimizer="gd", lr=1e-4, loss="mse"),
+    "W2": dict(sizes=(1, 10, 10, 1), n=16, optimizer="gd", lr=1e-2, loss="mse"),
+    "W3": dict(sizes=(2, 64, 64, 2), n=1200, optimizer="adam", lr=3e-3, loss="cross_entropy"),
+}
+
+
+def forward_flops(sizes, n):
+    return sum(2 * n * i * o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def peak_gemm(seconds: float) -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        reps += 1
+    return reps * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
+
+
+def make_data(w, seeds):
+    if w["loss"] == "mse":
+        x = torch.linspace(-1, 1, w["n"]).tolist()
+        return ld.make_1d(seeds, x=x, target=lambda x, r: r.random(len(x)), key="bench")
+    return ld.make_clusters(seeds, centers=[[0, 0], [1, 1]], n_per_class=w["n"] // 2, std=0.5,
+                            key="bench")
+
+
+def loop_modules(model, params, i):
+    """seed i's lowdim parameters as a plain nn.Sequential."""
+    layers = []
+    n = len(model.sizes) - 1
+    for k in range(n):
+        lin = torch.nn.Linear(model.sizes[k], model.sizes[k + 1])
+        with torch.no_grad():
+            lin.weight.copy_(params[f"w{k}"][i].T)
+            lin.bias.copy_(params[f"b{k}"][i, 0])
+        layers.append(lin)
+        if k < n - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def run_loop(w, model, params, data, n_seeds, steps):
+    """Per-seed loop; returns (seconds, final losses of the seeds)."""
+    nets = [loop_modules(model, params, i) for i in range(n_seeds)]
+    opts = [torch.optim.Adam(m.parameters(), lr=w["lr"]) if w["optimizer"] == "adam"
+            else torch.optim.SGD(m.parameters(), lr=w["lr"]) for m in nets]
+    ce = w["loss"] == "cross_entropy"
+    crit = torch.nn.CrossEntropyLoss() if ce else torch.nn.MSELoss()
+    t0 = time.perf_counter()
+    losses = []
+    for i, (net, opt) in enumerate(zip(nets, opts)):
+        x, y = data.x[i], data.y[i]
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = crit(net(x), y)
+            loss.backward()
+            opt.step()
+        losses.append(loss.detach())
+    dt = time.perf_counter() - t0
+    return dt, torch.stack(losses)
+
+
+def run_lowdim(w, model, params, data, seeds, steps):
+    cfg = ld.TrainConfig(steps=steps, optimizer=w["optimizer"], lr=w["lr"], loss=w["loss"],
+                         record_every=1)
+    t0 = time.perf_counter()
+    res = ld.train(model, data, cfg, seeds=seeds, key="bench", params=params)
+    dt = time.perf_counter() - t0
+    return dt, res.losses[-1]
+
+
+def calibrate_steps(fn, seconds):
+    """Steps so that fn(steps) takes about `seconds`."""
+    steps = 5
+    while True:
+        dt = fn(steps)
+        if dt > seconds / 4 or steps >= 100_000:
+            return max(5, int(steps * seconds / max(dt, 1e-6)))
+        steps *= 4
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--json", help="write one object per (workload, S, approach) here")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
+    ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    ap.add_argument("--seconds", type=float, default=1.5, help="target time per measurement")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+
+    peak = peak_gemm(args.seconds)
+    print(f"peak float32 GEMM (torch.mm 2048^2, 1 thread): {peak:.1f} GFLOP/s")
+    rows = [{"workload": "peak", "S": 0, "approach": "torch.mm", "gflops": peak}]
+    for name in args.workloads:
+        w = WORKLOADS[name]
+        flops = 3 * forward_flops(w["sizes"], w["n"])
+        model = ld.MLP(w["sizes"], activation="relu")
+        for S in args.sizes:
+            seeds = list(range(S))
+            data = make_data(w, seeds)
+            params = model.init(seeds, key="bench")
+            n_loop = min(S, 4)
+            loop_steps = calibrate_steps(
+                lambda k: run_loop(w, model, params, data, n_loop, k)[0], args.seconds)
+            dt_loop, loss_loop = run_loop(w, model, params, data, n_loop, loop_steps)
+            loop_rate = n_loop * loop_steps / dt_loop
+            run_lowdim(w, model, params, data, seeds, 3)  # warm-up (allocator, first-call costs)
+            ld_steps = calibrate_steps(
+                lambda k: run_lowdim(w, model, params, data, seeds, k)[0], args.seconds)
+            dt_ld, _ = run_lowdim(w, model, params, data, seeds, ld_steps)
+            ld_rate = S * ld_steps / dt_ld
+            # agreement: the same number of steps from the same init
+            _, loss_ld = run_lowdim(w, model, params, data, seeds, loop_steps)
+            diff = float((loss_ld[:n_loop] - loss_loop).abs().max())
+            scale = float(loss_loop.abs().max()) + 1e-12
+            agree = diff <= 1e-3 * scale + 1e-5
+            for approach, rate in (("loop", loop_rate), ("lowdim", ld_rate)):
+                gflops = rate * flops / 1e9
+                rows.append({
+                    "workload": name, "S": S, "approach": approach,
+                    "seed_steps_per_s": rate, "speedup_vs_loop": rate / loop_rate,
+                    "gflops": gflops, "frac_peak": gflops / peak, "compile_s": 0.0,
+                    "losses_agree": agree, "max_loss_diff": diff,
+                })
+            print(f"{name} S={S:5d}  loop {loop_rate:10.0f}  lowdim {ld_rate:10.0f} seed-steps/s"
+                  f"  x{ld_rate / loop_rate:6.1f}  {ld_rate * flops / 1e9:7.2f} GFLOP/s"
+                  f" ({ld_rate * flops / 1e9 / peak:6.1%} of peak)  losses agree: {agree}"
+                  f" ({diff:.1e})", flush=True)
+    if args.json:
+        from lowdim.report import atomic_write
+
+        atomic_write(args.json, json.dumps(rows, indent=1) + "\n")
+    return 0 if all(r.get("losses_agree", True) for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
