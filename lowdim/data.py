@@ -63,10 +63,10 @@ def _stack(arrays: list[np.ndarray], dtype) -> torch.Tensor:
     return torch.as_tensor(np.stack(arrays), dtype=dtype)
 
 
-def _labels_or_targets(arrays: list[np.ndarray]) -> torch.Tensor:
+def _labels_or_targets(arrays: list[np.ndarray], dtype=torch.float32) -> torch.Tensor:
     if np.issubdtype(arrays[0].dtype, np.integer):
         return _stack(arrays, torch.int64)
-    return _stack(arrays, torch.float32)
+    return _stack(arrays, dtype)
 
 
 def per_seed(
@@ -74,11 +74,14 @@ def per_seed(
     make: Callable[[np.random.Generator], tuple[np.ndarray, ...]],
     *,
     key: str,
+    dtype: torch.dtype = torch.float32,
 ) -> Data:
     """Build Data from a function of one seed's numpy Generator.
 
     `make(rng)` returns (x, y) or (x, y, x_test, y_test) as numpy arrays for one seed;
     x is (N, d), y is (N,) integer labels or (N, k) float targets.
+    dtype: the float dtype x and float targets are stored in (torch.float64 keeps a float64
+    source's values exactly; training casts to its own dtype anyway).
     This is the extension point for a claim's own data: seed isolation comes for free.
     """
     seeds = check_seeds(seeds)
@@ -86,12 +89,12 @@ def per_seed(
     if len({len(p) for p in parts}) != 1 or len(parts[0]) not in (2, 4):
         raise ValueError("make: must return (x, y) or (x, y, x_test, y_test) for every seed")
     cols = list(zip(*parts))
-    x = _stack([np.asarray(a, dtype=np.float64) for a in cols[0]], torch.float32)
-    y = _labels_or_targets([np.asarray(a) for a in cols[1]])
+    x = _stack([np.asarray(a, dtype=np.float64) for a in cols[0]], dtype)
+    y = _labels_or_targets([np.asarray(a) for a in cols[1]], dtype)
     if len(cols) == 2:
         return Data(x, y)
-    x_test = _stack([np.asarray(a, dtype=np.float64) for a in cols[2]], torch.float32)
-    y_test = _labels_or_targets([np.asarray(a) for a in cols[3]])
+    x_test = _stack([np.asarray(a, dtype=np.float64) for a in cols[2]], dtype)
+    y_test = _labels_or_targets([np.asarray(a) for a in cols[3]], dtype)
     return Data(x, y, x_test, y_test)
 
 
