@@ -159,11 +159,14 @@ def gaussian_mixture(
     d: int,
     class_seps: Sequence[float] | float = 1.0,
     covariance_scale: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_covariance: bool = False,
+) -> tuple[np.ndarray, ...]:
     """One draw of the AtomsOfDeepLearning two-class mixture (numpy, one seed).
 
     c ~ covariance_scale * U[0,1)^{d x d}, cov = c^T c; n/2 points of class 0 ~ N(0, cov) then
-    n/2 of class 1 ~ N(class_seps, cov). Returns x (n, d) and y (n,), unshuffled.
+    n/2 of class 1 ~ N(class_seps, cov). Returns x (n, d) and y (n,), unshuffled, and with
+    return_covariance=True also cov (d, d) (as the notebook's return_covariance did), e.g. for
+    the draw's Bayes accuracy Phi(sqrt(s^T cov^-1 s) / 2).
     """
     seps = np.broadcast_to(np.asarray(class_seps, dtype=np.float64), (d,))
     c = covariance_scale * rng.random((d, d))
@@ -171,7 +174,8 @@ def gaussian_mixture(
     half = n_samples // 2
     x0 = rng.multivariate_normal(np.zeros(d), cov, size=half)
     x1 = rng.multivariate_normal(seps, cov, size=half)
-    return np.concatenate([x0, x1]), np.repeat([0, 1], half)
+    x, y = np.concatenate([x0, x1]), np.repeat([0, 1], half)
+    return (x, y, cov) if return_covariance else (x, y)
 
 
 def make_gaussian_mixture(

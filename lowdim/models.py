@@ -213,7 +213,8 @@ class TorchModule:
         if not callable(factory):
             raise TypeError(f"factory: got {type(factory).__name__}; pass a callable returning a Module")
         self.factory = factory
-        self._base = factory()
+        with torch.random.fork_rng(devices=[]):  # building the template must not move the RNG
+            self._base = factory()
         if not isinstance(self._base, torch.nn.Module):
             raise TypeError(f"factory: returned {type(self._base).__name__}, not a torch.nn.Module")
         self._base = self._base.to("meta")

@@ -114,7 +114,8 @@ class Evidence:
     def from_dict(cls, d: dict) -> Evidence:
         return cls(
             statistic=d["statistic"], n=d["n"], estimate=_num(d["estimate"]),
-            interval=(_num(d["interval"][0]), _num(d["interval"][1])), test=d["test"],
+            interval=(_bound(d["interval"][0], -math.inf), _bound(d["interval"][1], math.inf)),
+            test=d["test"],
             p=_num(d["p"]), alpha=d["alpha"], threshold=_num(d["threshold"]),
             alternative=d["alternative"], verdict=Verdict(d["verdict"]),
             values=tuple(_num(v) for v in d.get("values", ())),
@@ -124,6 +125,12 @@ class Evidence:
 
 def _num(v) -> float:
     return float("nan") if v is None else float(v)
+
+
+def _bound(v, infinite: float) -> float:
+    # to_dict writes an infinite interval side as None (JSON has no inf): a missing lower bound
+    # is -inf, a missing upper bound +inf.
+    return infinite if v is None else float(v)
 
 
 def _plain(v):
@@ -259,10 +266,12 @@ def hodges_lehmann(d: np.ndarray, alpha: float, alternative: str) -> tuple[float
     else:
         mu, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
         c = int(math.floor(mu + st.norm.ppf(q) * sd))
-    lo = float(walsh[c + 1]) if 0 <= c + 1 < m else -math.inf
-    hi = float(walsh[m - c - 2]) if 0 <= m - c - 2 < m else math.inf
-    if c < 0:
+    # The test rejects theta0 when T+(theta0) <= c or >= m - c, T+(theta0) = #{walsh > theta0}:
+    # it accepts exactly on [W_(c+1), W_(m-c)] (1-indexed), i.e. walsh[c] .. walsh[m-1-c].
+    if c < 0:  # no T+ is extreme enough to reject at this n and alpha
         lo, hi = -math.inf, math.inf
+    else:
+        lo, hi = float(walsh[c]), float(walsh[m - 1 - c])
     if alternative == "greater":
         hi = math.inf
     elif alternative == "less":

@@ -80,6 +80,12 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.dtype: got {self.dtype!r}; allowed: {', '.join(DTYPES)}")
         if self.l1 < 0 or self.l2 < 0:
             raise ValueError(f"TrainConfig.l1/l2: got {self.l1}/{self.l2}; need >= 0")
+        if not self.momentum >= 0:
+            raise ValueError(f"TrainConfig.momentum: got {self.momentum}; need >= 0")
+        for name in ("record_every", "snapshot_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"TrainConfig.{name}: got {getattr(self, name)!r}; need an "
+                                 "int >= 0 (0: never)")
 
     @property
     def torch_dtype(self) -> torch.dtype:
