@@ -16,6 +16,14 @@ from .data import (
 from .losses import LOSSES
 from .metrics import accuracy, mse, param_change, share_of_change
 from .models import ACTIVATIONS, MLP, Init, TorchModule
+from .ntk import (
+    kink_fraction_inside,
+    ntk_eigvalsh,
+    ntk_gram,
+    ntk_max_eig,
+    relu_1d_gd,
+    relu_kinks,
+)
 from .seeding import numpy_rng, sklearn_state, torch_generator
 from .stats import (
     Evidence,
@@ -49,6 +57,7 @@ __all__ = [
     "equivalence",
     "gaussian_mixture",
     "hodges_lehmann",
+    "kink_fraction_inside",
     "holm",
     "location",
     "make_1d",
@@ -58,12 +67,17 @@ __all__ = [
     "make_gaussian_mixture",
     "make_moons",
     "mse",
+    "ntk_eigvalsh",
+    "ntk_gram",
+    "ntk_max_eig",
     "numpy_rng",
     "one_hot",
     "paired",
     "param_change",
     "per_seed",
     "proportion",
+    "relu_1d_gd",
+    "relu_kinks",
     "resolve_device",
     "share_of_change",
     "sklearn_state",

@@ -1,0 +1,235 @@
+"""The empirical neural tangent kernel (NTK) per seed; kinks and fast GD of 1-D ReLU nets.
+
+The NTK Gram of seed s on points x_1..x_N is K_s = J_s J_s^T, J_s the Jacobian of the N*k outputs
+with respect to all of seed s's parameters. Linearised full-batch gradient descent on the loss
+    1/2 * sum_i p_i * ||f(x_i) - y_i||^2
+moves the outputs by f <- f - lr * K P (f - y), P = diag(p), so its step sizes are set by the
+eigenvalues of P^{1/2} K P^{1/2}: it is stable for lr < 2 / lambda_max, and lr = 1 / lambda_max is
+the rule of Holzmueller & Steinwart's code (seed 004). The mean-squared error of lowdim's "mse"
+loss over N points and k outputs is the case p_i = 2 / (N k).
+
+Also here, for two-layer ReLU nets on 1-D inputs: where the units bend (their kinks -b/w), and
+fast full-batch gradient descent with per-seed step sizes and per-point loss weights.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .models import ACTIVATIONS, MLP
+
+
+def _as_float(params: dict[str, torch.Tensor], x: torch.Tensor, dtype: torch.dtype):
+    dev = next(iter(params.values())).device
+    p = {k: v.detach().to(dev, dtype) for k, v in params.items()}
+    return p, x.detach().to(dev, dtype)
+
+
+def _mlp_gram(model: MLP, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    # Layer by layer, without the full Jacobian: for layer l with inputs H_l (S, N, in) and
+    # gradients G_l = d f_k / d z_l (S, N, out) of output k w.r.t. that layer's pre-activations,
+    # the weights contribute (H_l H_l^T) * (G_l G_l^T) and the bias 1 * (G_l G_l^T). Points do
+    # not interact in the forward pass, so one backward of sum_n f_k(x_n) gives every G_l.
+    act = ACTIVATIONS[model.activation]
+    names = model.layer_names()
+    params = {key: v.clone().requires_grad_(True) for key, v in params.items()}
+    inputs, zs = [], []
+    h = x
+    for layer, name in enumerate(names):
+        inputs.append(h.detach())
+        w = params["w" + name]  # (S, in, out)
+        z = torch.baddbmm(params["b" + name], h, w) if model.bias else torch.bmm(h, w)
+        zs.append(z)  # (S, N, out): the pre-activations to take gradients at
+        h = act(z) if layer < len(names) - 1 else z
+    out = ACTIVATIONS[model.out_activation](h)  # (S, N, k)
+    s, n, k = out.shape
+    hh = [torch.bmm(a, a.transpose(1, 2)) + (1.0 if model.bias else 0.0) for a in inputs]  # (S,N,N)
+    grads = []  # per output: list over layers of (S, N, out_l)
+    for j in range(k):
+        g = torch.autograd.grad(out[..., j].sum(), zs, retain_graph=j < k - 1, allow_unused=True)
+        grads.append([torch.zeros_like(z) if gi is None else gi
+                      for gi, z in zip(g, zs, strict=True)])
+    gram = out.new_zeros(s, n, k, n, k)
+    for j in range(k):
+        for jj in range(j, k):
+            block = sum(a * torch.bmm(g1, g2.transpose(1, 2))
+                        for a, g1, g2 in zip(hh, grads[j], grads[jj], strict=True))  # (S, N, N)
+            gram[:, :, j, :, jj] = block
+            gram[:, :, jj, :, j] = block.transpose(1, 2)
+    return gram.reshape(s, n * k, n * k)
+
+
+def _generic_gram(model, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    # Any batched model whose seeds do not interact: the gradient of sum over seeds of output
+    # (n, j) is, seed by seed, that seed's Jacobian row. N*k backward passes.
+    leaves = {key: v.clone().requires_grad_(True) for key, v in params.items()}
+    out = model.forward(leaves, x)  # (S, N, k)
+    s, n, k = out.shape
+    rows = []
+    for i in range(n):
+        for j in range(k):
+            g = torch.autograd.grad(out[:, i, j].sum(), list(leaves.values()),
+                                    retain_graph=True, allow_unused=True)
+            parts = [(torch.zeros_like(v) if gi is None else gi).reshape(s, -1)
+                     for gi, v in zip(g, leaves.values(), strict=True)]
+            rows.append(torch.cat(parts, dim=1))  # (S, P)
+    jac = torch.stack(rows, dim=1)  # (S, N*k, P)
+    return torch.bmm(jac, jac.transpose(1, 2))
+
+
+def ntk_gram(
+    model,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    *,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """The empirical NTK Gram matrix of every seed: (S, N*k, N*k), row n*k + j = output j at x_n.
+
+    model   a batched model (lowdim.MLP takes a fast layer-wise path unless its hidden layers are
+            tied; anything else with forward(params, x) -> (S, N, k) takes N*k backward passes);
+            dropout is off (the kernel of the deterministic net)
+    params  {name: (S, ...)} parameters at which to linearise (e.g. model.init(...) or
+            result.params); x (S, N, d) inputs. Computed in `dtype` (float64 by default: the
+            small eigenvalues of a 1-D Gram are lost in float32).
+    """
+    p, xx = _as_float(params, x, dtype)
+    with torch.enable_grad():
+        if isinstance(model, MLP) and not model.tie_hidden:
+            gram = _mlp_gram(model, p, xx)
+        else:
+            gram = _generic_gram(model, p, xx)
+    return gram.detach()
+
+
+def _weighted(gram: torch.Tensor, weight, k: int) -> torch.Tensor:
+    if weight is None:
+        return gram
+    w = torch.as_tensor(weight, dtype=gram.dtype, device=gram.device)
+    s, nk = gram.shape[0], gram.shape[1]
+    if w.dim() == 0:
+        w = w.expand(s, nk // k)
+    elif w.dim() == 1:
+        w = w.expand(s, -1)
+    if w.shape != (s, nk // k) or (w < 0).any():
+        raise ValueError(f"weight: need (N,) or (S, N) non-negative per-point weights for "
+                         f"S={s}, N={nk // k}; got shape {tuple(w.shape)}")
+    r = w.sqrt().repeat_interleave(k, dim=1)  # (S, N*k)
+    return gram * r[:, :, None] * r[:, None, :]
+
+
+def ntk_eigvalsh(
+    model,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    *,
+    weight=None,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """Eigenvalues (S, N*k), ascending, of P^{1/2} K P^{1/2}: K the NTK Gram (see ntk_gram),
+    P = diag(weight) the per-point weights of the loss 1/2 sum_i p_i ||f(x_i) - y_i||^2.
+
+    weight  None (p_i = 1), a number, (N,) shared by all seeds or (S, N) per seed; "mse" over N
+            points and k outputs is weight 2 / (N k). These are the rates of linearised
+            gradient descent.
+    """
+    gram = ntk_gram(model, params, x, dtype=dtype)
+    k = gram.shape[1] // x.shape[1]
+    return torch.linalg.eigvalsh(_weighted(gram, weight, k))
+
+
+def ntk_max_eig(model, params, x, *, weight=None, dtype: torch.dtype = torch.float64):
+    """lambda_max (S,) of P^{1/2} K P^{1/2} (see ntk_eigvalsh); 1 / lambda_max is the step
+    size of seed 004's code, 2 / lambda_max the stability edge of linearised GD."""
+    return ntk_eigvalsh(model, params, x, weight=weight, dtype=dtype)[:, -1]
+
+
+# --------------------------------------------------------------------------------------------
+# 1-D inputs: where the first layer's ReLU units bend
+
+
+@torch.no_grad()
+def relu_kinks(params: dict[str, torch.Tensor], *, layer: str = "0") -> torch.Tensor:
+    """Kinks t_j = -b_j / w_j (S, H) of the units of a layer with ONE input (weights (S, 1, H)):
+    unit j is active on the side of t_j where w_j x + b_j > 0. A unit with w_j = 0 has no kink
+    (inf or nan)."""
+    w, b = params["w" + layer], params["b" + layer]
+    if w.dim() != 3 or w.shape[1] != 1:
+        raise ValueError(f"params['w{layer}']: need (S, 1, H) weights of a 1-D-input layer, got "
+                         f"shape {tuple(w.shape)}")
+    return -(b[:, 0, :] / w[:, 0, :])
+
+
+def kink_fraction_inside(params: dict[str, torch.Tensor], lo, hi, *, layer: str = "0"):
+    """Per seed, the fraction of the layer's units whose kink lies in [lo, hi]: (S,) float64.
+    lo, hi: numbers, or (S,) per seed (e.g. each seed's min and max input)."""
+    t = relu_kinks(params, layer=layer).double().cpu()  # (S, H)
+    lo_t = torch.as_tensor(lo).to("cpu", torch.float64).reshape(-1, 1)  # (S or 1, 1)
+    hi_t = torch.as_tensor(hi).to("cpu", torch.float64).reshape(-1, 1)
+    inside = (t >= lo_t) & (t <= hi_t)
+    return inside.double().mean(dim=1).numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# gradient descent on 1-input, 1-output two-layer ReLU nets
+
+
+@torch.no_grad()
+def relu_1d_gd(
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    lr,
+    steps: int,
+    weight=None,
+    record_every: int = 0,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Full-batch gradient descent on f(x) = c + sum_j w_j relu(a_j x + b_j), with hand-written
+    gradients: the parameters of lowdim.MLP((1, H, 1), activation="relu"), w0 (S, 1, H) = a,
+    b0 (S, 1, H) = b, w1 (S, H, 1) = w, b1 (S, 1, 1) = c. For this shape both layers are outer
+    products, and autograd through baddbmm was ~5x slower per step on one CPU core.
+
+    Loss 1/2 sum_i p_i (f(x_i) - y_i)^2. x, y: (S, N, 1) (or (S, N)). lr: a number or (S,) per
+    seed. weight: p, a number, (N,) or (S, N); None = 2/N, i.e. the "mse" loss (mean squared
+    error), so that lr = l is the step of lowdim.train(..., optimizer="gd", lr=l, loss="mse").
+    record_every: keep the (S,) loss (before the step, as lowdim.train) every this many steps.
+    Returns the final parameters (new tensors, same names and shapes) and the recorded losses
+    (R, S).
+    """
+    if params["w0"].shape[1] != 1 or params["w1"].shape[2] != 1 or len(params) != 4:
+        raise ValueError("params: need a two-layer net with one input and one output, i.e. "
+                         "lowdim.MLP((1, H, 1)).init(...): w0 (S, 1, H), b0, w1 (S, H, 1), b1")
+    a, b = params["w0"][:, 0, :].clone(), params["b0"][:, 0, :].clone()  # (S, H)
+    w, c = params["w1"][:, :, 0].clone(), params["b1"][:, 0, 0].clone()  # (S, H), (S,)
+    s, n = x.shape[0], x.shape[1]
+    xx = x.reshape(s, n).to(a)  # (S, N)
+    yy = y.reshape(s, n).to(a)
+    p = torch.as_tensor(2.0 / n if weight is None else weight, dtype=a.dtype, device=a.device)
+    p = p.expand(s, n) if p.dim() < 2 else p  # (S, N)
+    step = torch.as_tensor(lr, dtype=a.dtype, device=a.device).reshape(-1, 1)  # (S or 1, 1)
+    scale = p * step  # (S, N)
+    losses = []
+    for k in range(steps):
+        z = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None])  # (S, N, H)
+        h = z.clamp_min(0)
+        e = torch.bmm(h, w[:, :, None])[..., 0] + c[:, None] - yy  # (S, N) residuals
+        if record_every and k % record_every == 0:
+            losses.append(0.5 * (p * e * e).sum(1))
+        r = e * scale  # (S, N): step * dLoss/df
+        gw = torch.bmm(r[:, None, :], h)[:, 0]  # (S, H)
+        gba = torch.bmm(torch.stack([r, r * xx], 1), (z > 0).to(z.dtype))  # (S, 2, H)
+        a, b, w, c = a - gba[:, 1] * w, b - gba[:, 0] * w, w - gw, c - r.sum(1)
+    out = {"w0": a[:, None, :], "b0": b[:, None, :], "w1": w[:, :, None], "b1": c[:, None, None]}
+    rec = torch.stack(losses) if losses else torch.empty(0, s, dtype=a.dtype, device=a.device)
+    return out, rec
+
+
+__all__ = [
+    "kink_fraction_inside",
+    "ntk_eigvalsh",
+    "ntk_gram",
+    "ntk_max_eig",
+    "relu_1d_gd",
+    "relu_kinks",
+]
