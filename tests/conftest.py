@@ -1,0 +1,3 @@
+"""Fixtures for lowdim's own tests: pytester runs real pytest sessions of the plugin."""
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,324 @@
+"""Acceptance tests of the pytest plugin: real pytest sessions (pytester), with and without xdist.
+
+The claim files here record Evidence computed from fixed numpy arrays (no training), so each
+session costs what starting pytest costs. The lowdim plugin loads through its pytest11 entry
+point, as in a user's own test folder. Sessions run in this process (cheap: torch is already
+imported) except the xdist one, which needs a fresh process to start its workers.
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import lowdim as ld
+
+CLAIM_FILE = '''
+import numpy as np
+import pytest
+import torch
+
+import lowdim as ld
+
+pytestmark = pytest.mark.claim("demo-claim", statement="most seeds succeed", source="tests")
+
+
+def flags(k, n=20):
+    return np.arange(n) < k
+
+
+@pytest.mark.parametrize("k", [19, 10, 2], ids=["supported", "inconclusive", "refuted"])
+def test_proportion(claim, k):
+    ev = claim.record(ld.proportion(flags(k), threshold=0.5))
+    assert ev.supported, ev
+
+
+def test_records_nothing(claim):
+    assert claim.id == "demo-claim"
+
+
+@pytest.mark.xfail(strict=True, reason="a statement that does not hold as stated")
+def test_statement_that_does_not_hold(claim):
+    ev = claim.record(ld.proportion(flags(10), threshold=0.5))
+    assert ev.supported, ev
+
+
+@pytest.mark.skip(reason="not in this run")
+def test_skipped(claim):
+    raise AssertionError("never runs")
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("the fixture broke")
+
+
+def test_fixture_error(claim, broken):
+    raise AssertionError("never runs")
+
+
+@pytest.mark.parametrize("width", [np.int64(4)])
+def test_conditions(claim, width):
+    ev = ld.paired(np.arange(12.0) + 1, np.arange(12.0) * 0.5)
+    claim.record(
+        ev, lr=np.float32(0.5), widths=np.array([2, 32]), t=torch.tensor([1.5, 2.5]),
+        s=torch.tensor(3.0), n=np.int64(7), flag=np.bool_(True), nested={"x": np.float64(0.25)},
+    )
+    assert ev.supported, ev
+
+
+@pytest.mark.claim("other-claim", statement="another statement", source="elsewhere")
+def test_other_claim(claim):
+    table = np.arange(30.0).reshape(10, 3)
+    ev = claim.record(ld.trend(table, conditions=["a", "b", "c"]))
+    assert ev.supported, ev
+'''
+
+PLAIN_FILE = '''
+def test_without_a_claim():
+    pass
+'''
+
+# test id -> (claim, outcome, verdict)
+EXPECTED = {
+    "test_demo.py::test_conditions[width0]": ("demo-claim", "passed", "SUPPORTED"),
+    "test_demo.py::test_fixture_error": ("demo-claim", "error", None),
+    "test_demo.py::test_other_claim": ("other-claim", "passed", "SUPPORTED"),
+    "test_demo.py::test_proportion[inconclusive]": ("demo-claim", "failed", "INCONCLUSIVE"),
+    "test_demo.py::test_proportion[refuted]": ("demo-claim", "failed", "REFUTED"),
+    "test_demo.py::test_proportion[supported]": ("demo-claim", "passed", "SUPPORTED"),
+    "test_demo.py::test_records_nothing": ("demo-claim", "passed", None),
+    "test_demo.py::test_skipped": ("demo-claim", "skipped", None),
+    "test_demo.py::test_statement_that_does_not_hold": ("demo-claim", "xfailed", "INCONCLUSIVE"),
+    "test_plain.py::test_without_a_claim": (None, "passed", None),
+}
+
+
+def run_claims(pytester: pytest.Pytester, *args: str, subprocess: bool = False):
+    """Run the claim files; in a fresh process (where xdist can start workers) or, cheaper, in
+    this one. Returns pytest's result and the claims.json it wrote."""
+    pytester.makepyfile(test_demo=CLAIM_FILE, test_plain=PLAIN_FILE)
+    args = ("--lowdim-report-dir=out", "-p", "no:cacheprovider", *args)
+    if subprocess:
+        # hypothesis's plugin is not needed in there; loading (and assertion-rewriting) it in
+        # each of the three processes cost ~4 s of CPU
+        result = pytester.runpytest_subprocess(*args, "-p", "no:hypothesispytest", timeout=300)
+    else:
+        result = pytester.runpytest_inprocess(*args)
+    report = json.loads((pytester.path / "out" / "claims.json").read_text())
+    return result, report
+
+
+def by_test(report):
+    return {row["test"]: row for row in report["rows"]}
+
+
+def without_timing(rows):
+    return [{k: v for k, v in row.items() if k != "duration_s"} for row in rows]
+
+
+def test_report_has_a_row_per_test_with_outcome_claim_and_verdict(pytester):
+    result, report = run_claims(pytester, "-n", "0")
+    result.assert_outcomes(passed=5, failed=2, skipped=1, xfailed=1, errors=1)
+    rows = by_test(report)
+    assert sorted(rows) == sorted(EXPECTED) == [row["test"] for row in report["rows"]]
+    for test, (claim, outcome, verdict) in EXPECTED.items():
+        row = rows[test]
+        assert (row["claim"], row["outcome"]) == (claim, outcome), row
+        assert (row["evidence"] or {}).get("verdict") == verdict, row
+    # the report carries the source's statement and what reproduces the row
+    row = rows["test_demo.py::test_proportion[refuted]"]
+    assert (row["statement"], row["source"]) == ("most seeds succeed", "tests")
+    assert row["conditions"] == {"k": 2}
+    assert row["reproduce"].startswith("pytest 'test_demo.py::test_proportion[refuted]'")
+    assert "--lowdim-seed-offset=0" in row["reproduce"]
+    assert rows["test_demo.py::test_other_claim"]["statement"] == "another statement"
+    # the evidence in the report is exactly what lowdim.stats computed
+    expect = ld.proportion(np.arange(20) < 2, threshold=0.5).to_dict()
+    assert row["evidence"] == json.loads(json.dumps(expect))
+    assert report["schema_version"] == 1
+    assert report["meta"]["options"]["seed_offset"] == 0 and report["meta"]["exitstatus"] == 1
+    assert not (pytester.path / "out" / ".claims.journal.jsonl").exists()  # removed once written
+
+    md = (pytester.path / "out" / "claims.md").read_text()
+    for test in EXPECTED:
+        assert test.split("::")[1] in md
+    assert "| REFUTED" in md and "| INCONCLUSIVE" in md and "xfailed" in md
+    with open(pytester.path / "out" / "claims.csv", newline="") as f:
+        table = {r["test"]: r for r in csv.DictReader(f)}
+    assert sorted(table) == sorted(EXPECTED)
+    assert {t: r["outcome"] for t, r in table.items()} == {t: e[1] for t, e in EXPECTED.items()}
+
+    # the terminal summary shows the same table
+    result.stdout.fnmatch_lines([
+        "*lowdim claims*",
+        "claim*test*statistic*estimate [[]interval[]]*vs*n*p*verdict*outcome",
+        "*other-claim*test_other_claim*SUPPORTED*passed",  # rows in test id order
+        "*demo-claim*test_proportion[[]refuted[]]*REFUTED*failed",
+        "report: *claims.md*",
+    ])
+
+
+def test_conditions_are_coerced_to_plain_json(pytester):
+    _, report = run_claims(pytester, "-n", "0", "-k", "conditions")
+    row = by_test(report)["test_demo.py::test_conditions[width0]"]
+    assert row["outcome"] == "passed"
+    expect = {"width": 4, "lr": 0.5, "widths": [2, 32], "t": [1.5, 2.5], "s": 3.0, "n": 7,
+              "flag": True, "nested": {"x": 0.25}}
+    assert row["conditions"] == expect
+    assert type(row["conditions"]["n"]) is int and type(row["conditions"]["flag"]) is bool
+
+
+def test_xdist_rows_equal_serial_rows_apart_from_timing(pytester):
+    _, serial = run_claims(pytester, "-n", "0")
+    result, parallel = run_claims(pytester, "-n", "2", subprocess=True)
+    result.assert_outcomes(passed=5, failed=2, skipped=1, xfailed=1, errors=1)
+    assert parallel["meta"]["xdist_workers"] == 2
+    assert without_timing(parallel["rows"]) == without_timing(serial["rows"])
+    result.stdout.fnmatch_lines(["*lowdim claims*", "*other-claim*test_other_claim*SUPPORTED*"])
+
+
+OPTIONS_FILE = '''
+import pytest
+
+import lowdim as ld
+
+pytestmark = pytest.mark.claim("options", statement="-", source="-")
+
+
+def test_seeds(claim):
+    claim.record(ld.proportion([True] * 5, threshold=0.5), seeds=claim.seeds(5),
+                 profile=claim.profile, chosen=claim.choose(quick=1, full=2),
+                 device=claim.device)
+
+
+def test_record_is_once_and_only_evidence(claim):
+    with pytest.raises(TypeError, match="evidence: got dict"):
+        claim.record({"p": 0.1})
+    claim.record(ld.proportion([True] * 5, threshold=0.5))
+    with pytest.raises(RuntimeError, match="called twice"):
+        claim.record(ld.proportion([True] * 5, threshold=0.5))
+    with pytest.raises(ValueError, match="n: got 0"):
+        claim.seeds(0)
+'''
+
+
+@pytest.mark.parametrize(
+    "args, seeds, profile",
+    [
+        ((), [0, 1, 2, 3, 4], "quick"),
+        (("--lowdim-seeds", "3"), [0, 1, 2], "quick"),
+        (("--lowdim-seed-offset", "100"), [100, 101, 102, 103, 104], "quick"),
+        (("--lowdim-seeds=2", "--lowdim-seed-offset=7", "--lowdim-profile=full"), [7, 8], "full"),
+    ],
+)
+def test_seed_options_change_claim_seeds(pytester, args, seeds, profile):
+    pytester.makepyfile(test_options=OPTIONS_FILE)
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", *args)
+    result.assert_outcomes(passed=2)
+    row = by_test(json.loads((pytester.path / "out" / "claims.json").read_text()))[
+        "test_options.py::test_seeds"]
+    assert row["conditions"]["seeds"] == seeds
+    assert row["conditions"]["profile"] == profile
+    assert row["conditions"]["chosen"] == (2 if profile == "full" else 1)
+    assert row["conditions"]["device"] == "cpu"
+    for option in args:  # the reproduce command carries the run's options
+        if option.startswith("--lowdim-seed"):
+            assert option.split("=")[0] in row["reproduce"]
+
+
+BAD_OPTIONS = [
+    (("--lowdim-seeds", "0"), "--lowdim-seeds: got 0"),
+    (("--lowdim-seed-offset", "-1"), "--lowdim-seed-offset: got -1"),
+    (("--lowdim-profile", "bogus"), "--lowdim-profile: got 'bogus'; allowed: quick, full"),
+    (("--lowdim-device", "tpu"), "--lowdim-device: got 'tpu'"),
+    (("--lowdim-threads", "0"), "--lowdim-threads: got 0"),
+]
+if not torch.cuda.is_available():
+    BAD_OPTIONS.append((("--lowdim-device", "cuda"), "--lowdim-device cuda: no CUDA device"))
+
+
+@pytest.mark.parametrize("args, message", BAD_OPTIONS, ids=lambda v: " ".join(v)
+                         if isinstance(v, tuple) else None)
+def test_bad_option_values_are_usage_errors_naming_the_option(pytester, args, message):
+    pytester.makepyfile(test_options=OPTIONS_FILE)
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert not (pytester.path / "out").exists()
+
+
+def test_no_report_option_writes_nothing_but_still_prints_the_table(pytester):
+    pytester.makepyfile(test_options=OPTIONS_FILE)
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "--lowdim-no-report")
+    result.assert_outcomes(passed=2)
+    assert not (pytester.path / "out").exists()
+    result.stdout.fnmatch_lines(["*lowdim claims*", "options*test_seeds*P(property)*passed"])
+
+
+def test_a_run_without_claims_prints_no_table(pytester):
+    pytester.makepyfile(test_plain=PLAIN_FILE)
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out")
+    result.assert_outcomes(passed=1)
+    assert "lowdim claims" not in result.stdout.str()
+    rows = json.loads((pytester.path / "out" / "claims.json").read_text())["rows"]
+    assert [(r["test"], r["claim"], r["outcome"]) for r in rows] == [
+        ("test_plain.py::test_without_a_claim", None, "passed")]
+
+
+def test_an_unwritable_report_dir_is_a_usage_error_before_anything_runs(pytester):
+    pytester.makepyfile(test_plain=PLAIN_FILE)
+    (pytester.path / "blocker").write_text("a file, not a folder")
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=blocker/out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--lowdim-report-dir blocker/out: cannot write there" in result.stderr.str()
+    assert "passed" not in result.stdout.str()
+
+
+def test_a_claim_marker_without_an_id_is_a_usage_error(pytester):
+    pytester.makepyfile(test_bad='''
+import pytest
+
+@pytest.mark.claim(statement="no id")
+def test_x(claim):
+    pass
+''')
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "@pytest.mark.claim needs one claim id string" in result.stderr.str()
+
+
+STOP_FILE = '''
+import time
+
+import pytest
+
+pytestmark = pytest.mark.claim("stop-claim", statement="-", source="-")
+
+
+def test_fails_first():
+    assert False
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_never_reached(i):
+    time.sleep(0.3)  # the run stops (-x) before these report
+'''
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: under xdist the controller learns a test's claim id only from that test's reports, "
+    "so a test that never runs (-x, --maxfail, an interrupted or crashed worker) gets a row "
+    "with claim None, where -n 0 fills it from collection; fix in plugin.py: let each worker "
+    "send its {nodeid: claim info} map (e.g. in the user_properties of its first report, or "
+    "config.workeroutput merged in pytest_testnodedown) and fill rows still missing a claim"))
+def test_rows_of_tests_that_never_ran_under_xdist_carry_their_claim_id(pytester):
+    pytester.makepyfile(test_stop=STOP_FILE)
+    # in this process: xdist's worker is a fresh process anyway, the controller need not be
+    pytester.runpytest_inprocess("-x", "-n", "1", "-p", "no:hypothesispytest",
+                                 "--lowdim-report-dir=out")
+    rows = json.loads((pytester.path / "out" / "claims.json").read_text())["rows"]
+    assert len(rows) == 5 and any(r["outcome"] == "not run" for r in rows)
+    assert [r["claim"] for r in rows] == ["stop-claim"] * 5, rows
