@@ -156,10 +156,16 @@ def _claim_info(item: pytest.Item) -> dict | None:
 def pytest_collection_modifyitems(session, config, items) -> None:
     # Attach the claim id at collection, so every report of the item (setup included, which
     # reaches the controller before the test body runs) carries it, even if the worker crashes.
+    claims = {}
     for item in items:
         info = _claim_info(item)
         if info is not None:
             item.user_properties.append((PROP_CLAIM, info))
+            claims[item.nodeid] = info
+    if hasattr(config, "workeroutput"):
+        # Also hand the whole map to the controller when this worker ends, so a test that never
+        # runs (-x, --maxfail, a crashed neighbour) still gets its claim id in the report.
+        config.workeroutput["lowdim_claims"] = claims
 
 
 class Claim:
@@ -300,6 +306,13 @@ class ReportSession:
         for nodeid in ids:
             self._row(nodeid)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        for nodeid, info in (getattr(node, "workeroutput", {}) or {}).get("lowdim_claims", {}).items():
+            row = self._row(nodeid)
+            if row["claim"] is None:
+                row.update(claim=info["id"], statement=info["statement"], source=info["source"])
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         row = self._row(report.nodeid)
         for name, value in report.user_properties:
@@ -316,6 +329,8 @@ class ReportSession:
         elif report.when == "call":
             if report.passed:
                 row["outcome"] = "xpassed" if xfail else "passed"
+            elif report.failed and "XPASS(strict)" in str(report.longrepr or ""):
+                row["outcome"] = "xpassed"  # a strict xfail that passed: it fails the run
             elif report.skipped:
                 row["outcome"] = "xfailed" if xfail else "skipped"
             else:

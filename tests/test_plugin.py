@@ -308,12 +308,6 @@ def test_never_reached(i):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: under xdist the controller learns a test's claim id only from that test's reports, "
-    "so a test that never runs (-x, --maxfail, an interrupted or crashed worker) gets a row "
-    "with claim None, where -n 0 fills it from collection; fix in plugin.py: let each worker "
-    "send its {nodeid: claim info} map (e.g. in the user_properties of its first report, or "
-    "config.workeroutput merged in pytest_testnodedown) and fill rows still missing a claim"))
 def test_rows_of_tests_that_never_ran_under_xdist_carry_their_claim_id(pytester):
     pytester.makepyfile(test_stop=STOP_FILE)
     # in this process: xdist's worker is a fresh process anyway, the controller need not be
