@@ -97,7 +97,7 @@ def render_markdown(report: dict) -> str:
         f"profile `{meta.get('options', {}).get('profile', '?')}`, "
         f"seed offset {meta.get('options', {}).get('seed_offset', 0)}, "
         f"device `{meta.get('device', '?')}`, commit `{meta.get('git_commit') or '?'}`",
-        f"- versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
         "- outcomes: " + ", ".join(f"{k} {int(v)}" for k, v in counts.items()),
         "",
     ]
