@@ -368,6 +368,10 @@ class ReportSession:
             },
             "rows": [self.rows[k] for k in sorted(self.rows)],
         }
+        if self.config.option.collectonly:
+            if self.journal is not None:
+                self.journal.unlink(missing_ok=True)
+            return
         if opts.write and self.rows:
             outdir = self._report_dir()
             try:
