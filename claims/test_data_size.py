@@ -66,12 +66,24 @@ Expect  (written before the first run on the reported seeds, after one cost-meas
         largest n, LDA equivalent to the nets there (the Bayes boundary is linear: the nets'
         advantage is over the RBF SVM and the tree, not over a linear model). Control: all at
         chance.
+Outcome (quick 12 seeds, full 40) Both networks beat the SVM and the tree at every n, n = 20
+        included (the Expect was wrong there: 16 points already favour the nets by ~0.04); the
+        NN - SVM gap grows up to the nets' plateau and shrinks after it, as the source says; the
+        SVM ends within 0.10 of Bayes. Not shown: deep better than shallow (a small positive
+        mean difference, not significant in either profile); deep gaining more than shallow
+        (in full the shallow net gains more) or, over the whole range, more than the SVM (the
+        SVM catches up by 10,000; deep gains more only over quick's 20..500); the deep net
+        within 0.01 of Bayes at 10,000 (it ends about 0.01 below). LDA is no worse than the
+        better net at the largest n (and far better at small n): the nets' edge is over an RBF
+        SVM with gamma 1/12 on unscaled inputs and over axis-aligned trees, not over a linear
+        model, which this problem's Bayes rule is.
 Known artefacts of the source: 3 runs with unseeded fits (the classifier objects were reused,
         drawing from the global numpy RNG); one data set per run shared by all n, so the n are
         nested subsets, as here. The mixture's covariance c^T c of a uniform matrix is very
         ill-conditioned (one huge eigenvalue, several tiny ones) and the mean shift lies partly
-        along the tiny ones, so the draws are close to linearly separable (Bayes accuracy near 1):
-        "respectable" and "saturate" are relative to a near-perfectly separable problem.
+        along the tiny ones: many draws are close to linearly separable (Bayes accuracy 1), others
+        are not (as low as ~0.7), so "respectable" and "saturate" only make sense relative to
+        each draw's Bayes accuracy.
 """
 
 from __future__ import annotations
@@ -236,6 +248,9 @@ def test_with_enough_data_even_svms_are_respectable(claim):
     assert ev.supported, ev
 
 
+@pytest.mark.xfail(strict=True, reason="deep networks are not shown to be better than shallow "
+                   "ones: averaged over the dataset sizes the two MLPs differ by a small, "
+                   "non-significant amount (deep is ahead at middle sizes only)")
 def test_deep_networks_are_a_little_better_than_shallow_ones(claim):
     acc, _ = _accuracies(claim)
     ev = claim.record(ld.paired(acc["deep"].mean(1), acc["shallow"].mean(1), alternative="greater",
@@ -244,7 +259,17 @@ def test_deep_networks_are_a_little_better_than_shallow_ones(claim):
     assert ev.supported, ev
 
 
-@pytest.mark.parametrize("other", ["svm", "tree", "shallow"])
+@pytest.mark.parametrize("other", [
+    pytest.param("svm", marks=pytest.mark.xfail(
+        "config.getoption('lowdim_profile') == 'full'", strict=True,
+        reason="over the notebook's whole range (20 to 10,000) the RBF SVM catches up: its gain "
+               "matches the deep net's; deep gains more only up to the sizes the quick profile "
+               "runs")),
+    "tree",
+    pytest.param("shallow", marks=pytest.mark.xfail(
+        strict=True, reason="deep networks do not gain more than shallow ones: both start near "
+                            "chance and end at the same plateau")),
+])
 def test_deep_networks_gain_more_accuracy_from_data_than_non_deep_models(claim, other):
     acc, _ = _accuracies(claim)
     ns = _ns(claim)
@@ -255,7 +280,14 @@ def test_deep_networks_gain_more_accuracy_from_data_than_non_deep_models(claim, 
     assert ev.supported, ev
 
 
-@pytest.mark.parametrize("name", ["shallow", "deep", "lda"])
+@pytest.mark.parametrize("name", [
+    "shallow",
+    pytest.param("deep", marks=pytest.mark.xfail(
+        strict=True, reason="the (100, 100) MLP is not shown to come within the margin of the "
+                            "Bayes accuracy at 10,000 points: on the draws that are not "
+                            "separable it ends slightly below the shallow net and LDA")),
+    "lda",
+])
 def test_with_the_most_data_a_classifier_reaches_the_bayes_accuracy(claim, name):
     _skip_unless_largest_n(claim)
     acc, bayes = _accuracies(claim)
