@@ -79,6 +79,11 @@ Outcome quick profile, seeds 0-39. (A) as expected, at both depths: all 40 bias-
         dropout on by 0.051 (supported) and test acc by 0.024 [0.016, inf): not shown above
         the 0.02 margin, so that row is xfail in the quick profile. Without dropout biases lift
         test acc by 0.046, with the true ReLU derivative by 0.050 (both supported).
+        Full profile (A: seeds 0-399; B: seeds 0-99, 300 epochs): (A) 400 of 400 in every
+        row. (B) the biased net with dropout decays to test acc 0.571, train acc with dropout
+        on 0.489 (bias-free 0.790 and 0.624): both answer rows refuted (xfail); the symptom,
+        the dropout-off train acc (0.805) and the two diagnostics (without dropout 0.867 vs
+        0.816; true ReLU derivative 0.876 vs 0.811) hold as in the quick profile.
 Known artefacts of the source
         The asker's relu2deriv(output) = output >= 0 is applied to the post-ReLU (and
         post-dropout) hidden activations, which are never negative: it is 1 everywhere, so the
@@ -289,8 +294,9 @@ def train_asker_nets(seeds: tuple[int, ...], epochs: int) -> dict[str, dict[str,
 
     numpy float64 on the CPU, as the asker ran it (the run's device is not used): online SGD is
     one tiny step after another, bound by per-op overhead. Measured CPU time per step: this loop
-    ~0.2 ms for all 240 nets of the quick profile (6 arms x 40 seeds), ~0.37 ms for the 600 of
-    the full one; lowdim.train with autograd ~0.9 ms for the 16 nets of a single arm.
+    ~0.2-0.3 ms for all 240 nets of the quick profile (6 arms x 40 seeds), ~0.6-0.8 ms for the
+    600 of the full one (its 2.4M steps took 33 CPU minutes on a shared core); lowdim.train with
+    autograd took ~0.9 ms per step for the 16 nets of a single arm.
     """
     x_tr, x_te, y_tr, y_te = asker_data()
     n, d = x_tr.shape
