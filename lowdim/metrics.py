@@ -42,7 +42,7 @@ def param_change(
     relative: bool = False,
     eps: float = 1e-12,
 ) -> np.ndarray:
-    """Per seed and layer: ||after - before||_F, or relative to ||before||_F + ||after||_F / 2...
+    """Per seed and layer: how far the parameters named kind<i> moved.
 
     relative=False: absolute change ||Δ||_F, shape (S, L) for the parameters named kind<i>.
     relative=True:  ||Δ||_F / max(||before||_F, ||after||_F, eps) — defined (and in [0, 2])

@@ -241,14 +241,21 @@ def proportion(
 # paired comparison of two arms on the same seeds
 
 
-def _signed_rank_quantile(n: int, q: float) -> int:
-    """Largest c with P(T+ <= c) <= q under H0 for the signed-rank statistic of n untied
-    values (exact distribution by dynamic programming; scipy has no public pmf for it)."""
-    counts = np.zeros(n * (n + 1) // 2 + 1)
+def _signed_rank_pmf(ranks: np.ndarray) -> np.ndarray:
+    """Null distribution of the signed-rank statistic for integer ranks (each sign +-1 with
+    probability 1/2): pmf[k] = P(sum of the positive ranks = k), by dynamic programming;
+    scipy has no public pmf for it (and none conditional on tied midranks)."""
+    total = int(ranks.sum())
+    counts = np.zeros(total + 1)
     counts[0] = 1.0
-    for r in range(1, n + 1):
-        counts[r:] = counts[r:] + counts[:-r].copy()
-    cdf = np.cumsum(counts) / 2.0**n
+    for r in ranks:
+        counts[r:] = counts[r:] + counts[: total + 1 - r].copy()
+    return counts / 2.0 ** ranks.size
+
+
+def _signed_rank_quantile(n: int, q: float) -> int:
+    """Largest c with P(T+ <= c) <= q under H0 for n untied values; -1 if none."""
+    cdf = np.cumsum(_signed_rank_pmf(np.arange(1, n + 1)))
     below = np.nonzero(cdf <= q)[0]
     return int(below[-1]) if below.size else -1
 
@@ -269,12 +276,7 @@ def signed_rank_p(d: np.ndarray, alternative: str) -> float:
     if n > 60:
         return float(st.wilcoxon(d, alternative=alternative, method="approx").pvalue)
     r2 = np.rint(2 * st.rankdata(np.abs(d))).astype(np.int64)  # midranks * 2 are integers
-    total = int(r2.sum())
-    counts = np.zeros(total + 1)
-    counts[0] = 1.0
-    for r in r2:
-        counts[r:] = counts[r:] + counts[: total + 1 - r].copy()
-    pmf = counts / 2.0**n  # P(2 T+ = k)
+    pmf = _signed_rank_pmf(r2)  # P(2 T+ = k)
     t = int(r2[d > 0].sum())
     p_ge, p_le = float(pmf[t:].sum()), float(pmf[: t + 1].sum())
     if alternative == "greater":
