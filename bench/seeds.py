@@ -7,11 +7,15 @@ Workloads (the three regimes of DESIGN.md's performance notes):
     W2  1 -> 10 -> 10 -> 1 ReLU, 16 points, full-batch GD, MSE   (tiny: overhead-bound)
     W3  2 -> 64 -> 64 -> 2 ReLU, 1,200 points, Adam, CE          (many points: compute-bound)
 The loop is what the sources do: one torch.nn.Sequential + torch.optim per seed, one thread,
-no host sync per step. lowdim runs through `lowdim.train`, the code path the claims use. Useful
-FLOPs per seed-step = 3 x the forward matmul FLOPs (forward, and two matmuls in backward).
-Loop throughput does not depend on S (seeds are independent), so the loop is timed on
-min(S, 4) seeds and reported as seed-steps/s. Both approaches start from the same initial
-weights; the script checks their final losses agree.
+no host sync per step. lowdim runs through the code path the claims use: `lowdim.train` for W2
+and W3; for W1 `lowdim.ntk.relu_1d_gd`, the hand-written GD the wide-1-D claim trains with
+(`lowdim.train` on W1 is reported too, as approach "lowdim.train"). Useful FLOPs per seed-step =
+3 x the forward matmul FLOPs (forward, and two matmuls in backward). Loop throughput does not
+depend on S (seeds are independent), so the loop is timed on min(S, 4) seeds. Both approaches
+start from the same initial weights; the script checks that their losses agree after the same
+number of steps (lowdim on those min(S, 4) seeds: a seed's numbers do not depend on S).
+Nothing here is compiled, so compile_s is 0 and breakeven_steps is 0 in every row. The load
+average is printed and stored: on a shared machine it says how far to trust the timings.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import lowdim as ld  # noqa: E402
+from lowdim.ntk import relu_1d_gd  # noqa: E402
 
 WORKLOADS = {
-    "W1": dict(sizes=(1, 2000, 1), n=20, optimizer="gd", lr=1e-4, loss="mse"),
+    "W1": dict(sizes=(1, 2000, 1), n=20, optimizer="gd", lr=1e-4, loss="mse",
+               claims_path="relu_1d_gd"),
     "W2": dict(sizes=(1, 10, 10, 1), n=16, optimizer="gd", lr=1e-2, loss="mse"),
     "W3": dict(sizes=(2, 64, 64, 2), n=1200, optimizer="adam", lr=3e-3, loss="cross_entropy"),
 }
@@ -92,9 +98,16 @@ def run_loop(w, model, params, data, n_seeds, steps):
     return dt, torch.stack(losses)
 
 
-def run_lowdim(w, model, params, data, seeds, steps):
+def run_lowdim(w, model, params, data, seeds, steps, path="claims"):
+    """lowdim on these seeds; returns (seconds, the last step's losses (S,)). path "claims": the
+    code path the claims use for this workload; "train": lowdim.train whatever the workload."""
+    if path == "claims" and w.get("claims_path") == "relu_1d_gd":
+        t0 = time.perf_counter()
+        _, rec = relu_1d_gd(params, data.x, data.y, lr=w["lr"], steps=steps,
+                            record_every=max(1, steps - 1))
+        return time.perf_counter() - t0, rec[-1]
     cfg = ld.TrainConfig(steps=steps, optimizer=w["optimizer"], lr=w["lr"], loss=w["loss"],
-                         record_every=1)
+                         record_every=max(1, steps - 1))
     t0 = time.perf_counter()
     res = ld.train(model, data, cfg, seeds=seeds, key="bench", params=params)
     dt = time.perf_counter() - t0
@@ -120,13 +133,17 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 
+    load = os.getloadavg()[0]
     peak = peak_gemm(args.seconds)
-    print(f"peak float32 GEMM (torch.mm 2048^2, 1 thread): {peak:.1f} GFLOP/s")
-    rows = [{"workload": "peak", "S": 0, "approach": "torch.mm", "gflops": peak}]
+    print(f"peak float32 GEMM (torch.mm 2048^2, 1 thread): {peak:.1f} GFLOP/s; "
+          f"load average {load:.2f} on {os.cpu_count()} cores", flush=True)
+    rows = [{"workload": "peak", "S": 0, "approach": "torch.mm", "gflops": peak,
+             "load_average": load}]
     for name in args.workloads:
         w = WORKLOADS[name]
         flops = 3 * forward_flops(w["sizes"], w["n"])
         model = ld.MLP(w["sizes"], activation="relu")
+        paths = ["claims", "train"] if w.get("claims_path") else ["claims"]
         for S in args.sizes:
             seeds = list(range(S))
             data = make_data(w, seeds)
@@ -136,28 +153,42 @@ def main(argv=None):
                 lambda k: run_loop(w, model, params, data, n_loop, k)[0], args.seconds)
             dt_loop, loss_loop = run_loop(w, model, params, data, n_loop, loop_steps)
             loop_rate = n_loop * loop_steps / dt_loop
-            run_lowdim(w, model, params, data, seeds, 3)  # warm-up (allocator, first-call costs)
-            ld_steps = calibrate_steps(
-                lambda k: run_lowdim(w, model, params, data, seeds, k)[0], args.seconds)
-            dt_ld, _ = run_lowdim(w, model, params, data, seeds, ld_steps)
-            ld_rate = S * ld_steps / dt_ld
-            # agreement: the same number of steps from the same init
-            _, loss_ld = run_lowdim(w, model, params, data, seeds, loop_steps)
-            diff = float((loss_ld[:n_loop] - loss_loop).abs().max())
-            scale = float(loss_loop.abs().max()) + 1e-12
-            agree = diff <= 1e-3 * scale + 1e-5
-            for approach, rate in (("loop", loop_rate), ("lowdim", ld_rate)):
+            rates = {"loop": (loop_rate, True, 0.0)}
+            head = data.select(slice(0, n_loop))
+            head_params = {k: v[:n_loop] for k, v in params.items()}
+            for path in paths:
+                def run(k, p=path):
+                    return run_lowdim(w, model, params, data, seeds, k, p)[0]
+
+                run(3)  # warm-up (allocator, first-call costs)
+                ld_steps = calibrate_steps(run, args.seconds)
+                rate = S * ld_steps / run(ld_steps)
+                # agreement: the loop's seeds, the loop's number of steps, the same init
+                _, loss_ld = run_lowdim(w, model, head_params, head, seeds[:n_loop],
+                                        loop_steps, path)
+                diff = float((loss_ld - loss_loop).abs().max())
+                agree = diff <= 1e-3 * (float(loss_loop.abs().max()) + 1e-12) + 1e-5
+                rates["lowdim" if path == "claims" else "lowdim.train"] = (rate, agree, diff)
+            for approach, (rate, agree, diff) in rates.items():
                 gflops = rate * flops / 1e9
                 rows.append({
                     "workload": name, "S": S, "approach": approach,
+                    "path": {"loop": "nn.Sequential + torch.optim per seed",
+                             "lowdim": w.get("claims_path", "lowdim.train"),
+                             "lowdim.train": "lowdim.train"}[approach],
                     "seed_steps_per_s": rate, "speedup_vs_loop": rate / loop_rate,
                     "gflops": gflops, "frac_peak": gflops / peak, "compile_s": 0.0,
-                    "losses_agree": agree, "max_loss_diff": diff,
+                    "breakeven_steps": 0, "losses_agree": agree, "max_loss_diff": diff,
+                    "load_average": load,
                 })
-            print(f"{name} S={S:5d}  loop {loop_rate:10.0f}  lowdim {ld_rate:10.0f} seed-steps/s"
-                  f"  x{ld_rate / loop_rate:6.1f}  {ld_rate * flops / 1e9:7.2f} GFLOP/s"
-                  f" ({ld_rate * flops / 1e9 / peak:6.1%} of peak)  losses agree: {agree}"
-                  f" ({diff:.1e})", flush=True)
+                if approach != "loop":
+                    print(f"{name} S={S:5d} {approach:12s} {rate:10.0f} seed-steps/s (loop "
+                          f"{loop_rate:8.0f})  x{rate / loop_rate:6.1f}  {gflops:7.2f} GFLOP/s "
+                          f"({gflops / peak:6.1%} of peak)  losses agree: {agree} ({diff:.1e})",
+                          flush=True)
+    rows.append({"workload": "load", "S": 0, "approach": "uptime",
+                 "load_average": os.getloadavg()[0]})
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     if args.json:
         from lowdim.report import atomic_write
 

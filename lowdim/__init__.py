@@ -1,5 +1,6 @@
 """lowdim: deep-learning folklore as seed-batched, pre-registered statistical pytest claims."""
 
+from .cache import cached
 from .data import (
     Data,
     gaussian_mixture,
@@ -25,6 +26,7 @@ from .ntk import (
     relu_kinks,
 )
 from .seeding import numpy_rng, sklearn_state, torch_generator
+from .sequential import sequential_proportion, sequential_sign
 from .stats import (
     Evidence,
     Verdict,
@@ -53,6 +55,7 @@ __all__ = [
     "TrainResult",
     "Verdict",
     "accuracy",
+    "cached",
     "clopper_pearson",
     "equivalence",
     "gaussian_mixture",
@@ -79,6 +82,8 @@ __all__ = [
     "relu_1d_gd",
     "relu_kinks",
     "resolve_device",
+    "sequential_proportion",
+    "sequential_sign",
     "share_of_change",
     "sklearn_state",
     "standardize",

@@ -1,6 +1,13 @@
 """Command line: `python -m lowdim <command>` (also installed as the `lowdim` script).
 
-    report PATH [--out DIR]   re-render claims.md / claims.csv from a claims.json, no training
+    report PATH [--out DIR]   re-render claims.md / .csv / .html and figures/ from a claims.json,
+                              no training
+    compare BASELINE REPORT   row by row: verdict changed / drift / claim changed / new / vanished
+                              (exit 1 when a verdict changed for an unchanged method)
+    merge OUT.json SHARD.json...  [--baseline PATH]   one report from the shards of a run
+    new NAME [--dir claims]   write claims/test_<name>.py, a claim skeleton that passes
+    calibrate [--runs N] [--json PATH] [--seed K]   simulate every decision rule: type-I error,
+                              interval coverage, power, seeds used (exit 1 on a miss with --strict)
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import baseline as _baseline
 from . import report as _report
 
 
@@ -21,14 +29,89 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _print_comparison(comparison: dict) -> None:
+    for line, _ in _baseline.render_terminal(comparison):
+        print(line)
+
+
+def _cmd_compare(args) -> int:
+    base = _baseline.load_baseline(args.baseline, option="BASELINE")
+    new = _baseline.load_baseline(args.report, option="REPORT")
+    comparison = _baseline.compare(base, new, label=args.baseline)
+    _print_comparison(comparison)
+    _baseline.annotate(new, comparison)
+    _baseline.write_step_summary(f"# lowdim compare\n{_baseline.render_section(new['meta'])}")
+    return 1 if comparison["failed"] else 0
+
+
+def _cmd_merge(args) -> int:
+    out = Path(args.out)
+    if any(out.resolve() == Path(s).resolve() for s in args.shards):
+        raise ValueError(f"OUT {out}: is one of the inputs; write the merged report elsewhere")
+    merged = _baseline.merge([(s, _baseline.load_baseline(s, option="SHARD")) for s in args.shards])
+    comparison = None
+    if args.baseline:
+        base = _baseline.load_baseline(args.baseline, option="--baseline")
+        comparison = _baseline.compare(base, merged, label=args.baseline)
+        _baseline.annotate(merged, comparison)
+    paths = _baseline.write_report_files(merged, out)
+    print(_report.render_terminal(merged))
+    if merged["meta"].get("shards_missing"):
+        print(f"lowdim merge: warning: shards {merged['meta']['shards_missing']} of "
+              f"{merged['meta']['shard_count']} are missing", file=sys.stderr)
+    if comparison is not None:
+        _print_comparison(comparison)
+    print(f"wrote {', '.join(str(p) for p in paths.values())} "
+          f"({len(merged['rows'])} rows from {len(args.shards)} reports)")
+    _baseline.write_step_summary(_report.render_markdown(merged))
+    return 1 if comparison is not None and comparison["failed"] else 0
+
+
+def _cmd_new(args) -> int:
+    from . import scaffold
+
+    path = scaffold.new_claim(args.name, args.dir)
+    print(f"wrote {path}: fill in its docstring and constants, then run `pytest {path} -n 0`")
+    return 0
+
+
+def _cmd_calibrate(args) -> int:
+    from . import calibrate
+
+    return calibrate.run_cli(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="lowdim", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("report", help="re-render md/csv from a claims.json")
+    p = sub.add_parser("report", help="re-render md/csv/html and figures from a claims.json")
     p.add_argument("path", help="a claims.json written by `pytest claims`")
     p.add_argument("--out", help="folder for the rendered files (default: beside PATH)")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("compare", help="compare a report with a baseline, row by row")
+    p.add_argument("baseline", help="the stored report (e.g. reports/baseline.json)")
+    p.add_argument("report", help="the new report (e.g. reports/claims.json)")
+    p.set_defaults(func=_cmd_compare)
+    p = sub.add_parser("merge", help="merge the claims.json of shards into one report")
+    p.add_argument("out", help="the merged report, a .json path (.md and .csv go beside it)")
+    p.add_argument("shards", nargs="+", help="the shards' claims.json files")
+    p.add_argument("--baseline", help="also compare the merged report with this baseline "
+                                      "(exit 1 when a verdict changed)")
+    p.set_defaults(func=_cmd_merge)
+    p = sub.add_parser("new", help="write claims/test_<NAME>.py, a passing claim skeleton")
+    p.add_argument("name", help="the claim id, e.g. wide-nets-fit-better")
+    p.add_argument("--dir", default="claims", help="the claims folder (default claims/)")
+    p.set_defaults(func=_cmd_new)
+    p = sub.add_parser("calibrate", help="simulate each decision rule: type-I, coverage, power")
+    p.add_argument("--runs", type=int, default=2000, help="simulated runs per case (default 2000)")
+    p.add_argument("--json", help="also write the records (a JSON list) to this path")
+    p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    p.add_argument("--alpha", type=float, default=0.01, help="level of every rule (default 0.01)")
+    p.add_argument("--n", type=int, nargs="+", default=[10, 30], help="seed counts (default 10 30)")
+    p.add_argument("--rules", nargs="+", help="only these rules (default: all)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a rule misses a check")
+    p.set_defaults(func=_cmd_calibrate)
     args = ap.parse_args(argv)
     try:
         return args.func(args)

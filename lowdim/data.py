@@ -8,6 +8,8 @@ next to training and keeps each seed's stream independent.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +31,28 @@ class Data:
     y: torch.Tensor
     x_test: torch.Tensor | None = None
     y_test: torch.Tensor | None = None
+
+    def __post_init__(self):
+        for name in ("x", "y", "x_test", "y_test"):
+            t = getattr(self, name)
+            if not (isinstance(t, torch.Tensor) or (t is None and name.endswith("_test"))):
+                raise TypeError(f"Data.{name}: got {type(t).__name__}; need a torch.Tensor")
+        if (self.x_test is None) != (self.y_test is None):
+            raise ValueError("Data.x_test, Data.y_test: give both or neither")
+        for xn, yn in (("x", "y"), ("x_test", "y_test")):
+            x, y = getattr(self, xn), getattr(self, yn)
+            if x is None:
+                continue
+            if x.dim() != 3 or not x.is_floating_point():
+                raise ValueError(f"Data.{xn}: got {x.dtype} of shape {tuple(x.shape)}; need "
+                                 "floats of shape (S seeds, N points, d features)")
+            if y.dim() not in (2, 3) or y.shape[:2] != x.shape[:2]:
+                raise ValueError(f"Data.{yn}: got shape {tuple(y.shape)} for {xn} of shape "
+                                 f"{tuple(x.shape)}; need (S, N) labels or (S, N, k) targets")
+        if self.x_test is not None and (self.x_test.shape[0] != self.x.shape[0]
+                                        or self.x_test.shape[2] != self.x.shape[2]):
+            raise ValueError(f"Data.x_test: got shape {tuple(self.x_test.shape)} for x of shape "
+                             f"{tuple(self.x.shape)}; need the same seeds S and features d")
 
     @property
     def n_seeds(self) -> int:
@@ -57,6 +81,20 @@ class Data:
             return None if t is None else t[index]
 
         return Data(sel(self.x), sel(self.y), sel(self.x_test), sel(self.y_test))
+
+
+def _int_arg(name: str, v, minimum: int) -> int:
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < minimum:
+        raise ValueError(f"{name}: got {v!r}; need an int >= {minimum}")
+    return int(v)
+
+
+def _real_arg(name: str, v, minimum: float, *, strict: bool = False) -> float:
+    ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    if not ok or v < minimum or (strict and v == minimum):
+        raise ValueError(f"{name}: got {v!r}; need a finite number {'>' if strict else '>='} "
+                         f"{minimum:g}")
+    return float(v)
 
 
 def _stack(arrays: list[np.ndarray], dtype) -> torch.Tensor:
@@ -89,6 +127,11 @@ def per_seed(
     if len({len(p) for p in parts}) != 1 or len(parts[0]) not in (2, 4):
         raise ValueError("make: must return (x, y) or (x, y, x_test, y_test) for every seed")
     cols = list(zip(*parts))
+    for i, name in enumerate(("x", "y", "x_test", "y_test")[: len(cols)]):
+        shapes = {np.shape(a) for a in cols[i]}
+        if len(shapes) > 1:
+            raise ValueError(f"make: returned {name} of different shapes across seeds "
+                             f"{sorted(shapes)}; every seed needs the same shape")
     x = _stack([np.asarray(a, dtype=np.float64) for a in cols[0]], dtype)
     y = _labels_or_targets([np.asarray(a) for a in cols[1]], dtype)
     if len(cols) == 2:
@@ -110,13 +153,15 @@ def make_clusters(
 
     x: (S, K * n_per_class, d), y: (S, K * n_per_class).
     """
-    c = np.asarray(centers, dtype=np.float64)
-    if c.ndim != 2 or c.shape[0] < 2:
-        raise ValueError(f"centers: need a (K >= 2, d) array of class centres, got shape {c.shape}")
-    if n_per_class < 1:
-        raise ValueError(f"n_per_class: got {n_per_class}; need >= 1")
-    if std < 0:
-        raise ValueError(f"std: got {std}; need >= 0")
+    try:
+        c = np.asarray(centers, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"centers: got {centers!r}; need a (K >= 2, d) array of numbers") from None
+    if c.ndim != 2 or c.shape[0] < 2 or c.shape[1] < 1 or not np.isfinite(c).all():
+        raise ValueError(f"centers: need a (K >= 2, d >= 1) array of finite class centres, got "
+                         f"shape {c.shape}")
+    n_per_class = _int_arg("n_per_class", n_per_class, 1)
+    std = _real_arg("std", std, 0.0)
 
     def make(rng):
         x = np.concatenate([rng.normal(m, std, size=(n_per_class, c.shape[1])) for m in c])
@@ -139,9 +184,14 @@ def make_1d(
     random targets (e.g. `lambda x, rng: rng.random(len(x))`) differ per seed.
     x: (S, N, 1), y: (S, N, 1).
     """
-    xs = np.asarray(x, dtype=np.float64).reshape(-1)
-    if xs.size == 0:
-        raise ValueError("x: got no points; pass at least one input")
+    try:
+        xs = np.asarray(x, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"x: got {x!r}; need the input points as numbers") from None
+    if xs.size == 0 or not np.isfinite(xs).all():
+        raise ValueError("x: need at least one input point, all finite")
+    if not callable(target):
+        raise TypeError(f"target: got {type(target).__name__}; need target(x, rng) -> (N,)")
 
     def make(rng):
         y = np.asarray(target(xs, rng), dtype=np.float64).reshape(-1)
@@ -193,13 +243,17 @@ def make_gaussian_mixture(
 
     x: (S, n_train, d), y: (S, n_train); x_test: (S, n_test, d), y_test: (S, n_test).
     """
-    if n_samples < 4:
-        raise ValueError(f"n_samples: got {n_samples}; need >= 4")
-    if not 0.0 <= test_size < 1.0:
+    n_samples = _int_arg("n_samples", n_samples, 4)
+    d = _int_arg("d", d, 1)
+    covariance_scale = _real_arg("covariance_scale", covariance_scale, 0.0)
+    if _real_arg("test_size", test_size, 0.0) >= 1.0:
         raise ValueError(f"test_size: got {test_size}; need 0 <= test_size < 1")
-    seps = np.asarray(class_seps, dtype=np.float64)
-    if seps.ndim > 0 and seps.size not in (1, d):
-        raise ValueError(f"class_seps: got {seps.size} values; need 1 or d={d}")
+    try:
+        seps = np.asarray(class_seps, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"class_seps: got {class_seps!r}; need a number or d numbers") from None
+    if (seps.ndim > 0 and seps.size not in (1, d)) or seps.ndim > 1 or not np.isfinite(seps).all():
+        raise ValueError(f"class_seps: got {seps.size} values; need 1 or d={d} finite numbers")
 
     def make(rng):
         x, y = gaussian_mixture(
@@ -214,8 +268,7 @@ def make_alternating(seeds: Sequence[int], *, n_points: int = 16, key: str) -> D
     """n points x = 0, 1/n, ..., 1 - 1/n on a line, labels alternating, x = 0 in class 1
     (seed 001 exp 2: np.resize([[0,1],[1,0]], (n,2)) one-hot rows). Same data for every seed.
     x: (S, n, 1), y: (S, n)."""
-    if n_points < 2:
-        raise ValueError(f"n_points: got {n_points}; need >= 2")
+    n_points = _int_arg("n_points", n_points, 2)
 
     def make(rng):
         x = np.linspace(0.0, 1.0 - 1.0 / n_points, n_points)[:, None]
@@ -259,7 +312,7 @@ def make_classification(
 
 
 def _split(rng, x, y, test_size):
-    if not 0.0 <= test_size < 1.0:
+    if _real_arg("test_size", test_size, 0.0) >= 1.0:
         raise ValueError(f"test_size: got {test_size}; need 0 <= test_size < 1")
     order = rng.permutation(len(y))
     n_test = int(np.ceil(test_size * len(y)))
@@ -270,7 +323,12 @@ def _split(rng, x, y, test_size):
 
 def one_hot(labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
     """(…, N) int labels -> (…, N, K) float one-hot targets."""
-    k = int(labels.max()) + 1 if n_classes is None else n_classes
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.numel() == 0:
+        raise ValueError(f"labels: got {type(labels).__name__}; need a non-empty int tensor")
+    top = int(labels.max())
+    if int(labels.min()) < 0:
+        raise ValueError(f"labels: got a negative label {int(labels.min())}; need 0..K-1")
+    k = top + 1 if n_classes is None else _int_arg("n_classes", n_classes, top + 1)
     return torch.nn.functional.one_hot(labels, k).to(torch.float32)
 
 
@@ -278,6 +336,10 @@ def standardize(x: torch.Tensor, reference: torch.Tensor | None = None) -> torch
     """Per seed and feature: (x - mean) / std, with mean and std taken from `reference`
     (default x itself) over the sample axis. x: (S, N, d)."""
     ref = x if reference is None else reference
+    for name, t in (("x", x), ("reference", ref)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 3 or not t.is_floating_point():
+            raise ValueError(f"{name}: got {getattr(t, 'shape', type(t).__name__)}; need a float "
+                             "tensor of shape (S, N, d)")
     mean = ref.mean(dim=1, keepdim=True)  # (S, 1, d)
     std = ref.std(dim=1, keepdim=True).clamp_min(1e-12)
     return (x - mean) / std

@@ -11,6 +11,7 @@ plain `torch.nn.Module` factory through torch.func (stack_module_state + vmap).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,10 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     # torch.sign has zero gradient everywhere, as tf.sign had: nothing flows through it.
     "sign": torch.sign,
 }
+
+def _real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
 
 INIT_KINDS = ("torch", "xavier", "he", "normal", "uniform", "constant", "zeros")
 
@@ -50,8 +55,10 @@ class Init:
     value: float = 0.0
 
     def __post_init__(self):
-        if self.kind not in INIT_KINDS:
+        if not isinstance(self.kind, str) or self.kind not in INIT_KINDS:
             raise ValueError(f"Init.kind: got {self.kind!r}; allowed: {', '.join(INIT_KINDS)}")
+        if not _real(self.value) or not math.isfinite(self.value):
+            raise ValueError(f"Init.value: got {self.value!r}; need a finite number")
         if self.kind in ("normal", "uniform") and not self.value > 0:
             raise ValueError(f"Init.value: {self.kind} needs a scale > 0, got {self.value}")
 
@@ -106,16 +113,30 @@ class MLP:
     dropout: float = 0.0
 
     def __post_init__(self):
-        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        sizes = self.sizes
+        if (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__")
+                or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                           for s in sizes)):
+            raise ValueError(f"MLP.sizes: got {sizes!r}; need a sequence of ints "
+                             "(d_in, h_1, ..., d_out)")
+        object.__setattr__(self, "sizes", tuple(int(s) for s in sizes))
         if len(self.sizes) < 2 or any(s < 1 for s in self.sizes):
             raise ValueError(f"MLP.sizes: got {self.sizes}; need (d_in, ..., d_out), all >= 1")
         for name in ("activation", "out_activation"):
-            if getattr(self, name) not in ACTIVATIONS:
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in ACTIVATIONS:
                 raise ValueError(
-                    f"MLP.{name}: got {getattr(self, name)!r}; allowed: {', '.join(ACTIVATIONS)}"
+                    f"MLP.{name}: got {value!r}; allowed: {', '.join(ACTIVATIONS)}"
                 )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"MLP.dropout: got {self.dropout}; need 0 <= dropout < 1")
+        if not _real(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"MLP.dropout: got {self.dropout!r}; need 0 <= dropout < 1")
+        for name in ("bias", "tie_hidden"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"MLP.{name}: got {getattr(self, name)!r}; need True or False")
+        if not isinstance(self.weight_init, Init):
+            raise ValueError(f"MLP.weight_init: got {self.weight_init!r}; need a lowdim.Init")
+        if self.bias_init is not None and not isinstance(self.bias_init, Init):
+            raise ValueError(f"MLP.bias_init: got {self.bias_init!r}; need a lowdim.Init or None")
         if self.tie_hidden and len(set(self.sizes[1:-1])) > 1:
             raise ValueError(f"MLP.tie_hidden: hidden widths must be equal, got {self.sizes[1:-1]}")
 

@@ -8,6 +8,7 @@ alone collects the reports, one row per collected test, and writes reports/ at t
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import json
 import os
 import platform
@@ -20,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from . import baseline as _baseline
+from . import figures as _figures
+from . import reliability as _rel
 from . import report as _report
 from .stats import Evidence, _plain, holm
 
@@ -50,6 +54,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="torch intra-op threads per process (default 1, so -n 0 and -n auto agree)")
     g.addoption("--lowdim-no-report", action="store_true",
                 help="do not write report files (the terminal table is still shown)")
+    g.addoption("--lowdim-timeout", type=float, default=None, metavar="SECONDS",
+                help="time limit per test (setup and call together): past it the test fails "
+                     "as a 'timeout' row and the run goes on (default: none; a claim can set "
+                     "its own with pytest.mark.claim(..., timeout=SECONDS))")
+    g.addoption("--lowdim-baseline", default=None, metavar="PATH",
+                help="compare with a stored report: a verdict that changed for an unchanged "
+                     "method fails the session; drift, changed/new/vanished claims are listed")
+    g.addoption("--lowdim-save-baseline", default=None, metavar="PATH",
+                help="also write this run's report to PATH, as a baseline for later runs")
+    g.addoption("--lowdim-shard", default=None, metavar="I/N",
+                help="run only shard I of N (whole test files, sorted by path, dealt "
+                     "round-robin); merge the reports with `lowdim merge`")
+    g.addoption("--lowdim-cache-clear", action="store_true",
+                help="empty the run cache (.pytest_cache/d/lowdim-runs) before the run")
+    g.addoption("--lowdim-no-cache", action="store_true",
+                help="neither read nor write the run cache: train everything again")
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,7 @@ class Options:
     profile: str
     threads: int
     write: bool
+    timeout: float | None = None  # --lowdim-timeout (lowdim/reliability.py)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -68,6 +89,8 @@ class Options:
 
 OPTIONS_KEY = pytest.StashKey[Options]()
 SESSION_KEY = pytest.StashKey["ReportSession"]()
+REGRESSION_KEY = pytest.StashKey[_baseline.RunRegression]()  # baseline / shard (baseline.py)
+CACHE_KEY = pytest.StashKey[object]()  # the run cache's previous folder, restored at the end
 
 
 def _options(config: pytest.Config) -> Options:
@@ -79,7 +102,12 @@ def _options(config: pytest.Config) -> Options:
         profile=config.getoption("lowdim_profile"),
         threads=config.getoption("lowdim_threads"),
         write=not config.getoption("lowdim_no_report"),
+        timeout=config.getoption("lowdim_timeout"),
     )
+    try:
+        _rel.check_timeout(o.timeout, "--lowdim-timeout")
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
     if o.seeds is not None and o.seeds < 1:
         raise pytest.UsageError(f"--lowdim-seeds: got {o.seeds}; need a seed count >= 1")
     if o.seed_offset < 0:
@@ -115,10 +143,20 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "claim(id, *, statement='', source=''): the lowdim claim this test decides",
+        "claim(id, *, statement='', source='', timeout=None): the lowdim claim this test "
+        "decides (timeout: its own per-test time limit in seconds)",
     )
     opts = _options(config)
     config.stash[OPTIONS_KEY] = opts
+    try:
+        config.stash[REGRESSION_KEY] = _baseline.RunRegression.from_options(
+            baseline=config.getoption("lowdim_baseline"),
+            save=config.getoption("lowdim_save_baseline"), shard=config.getoption("lowdim_shard"),
+            profile=opts.profile, seed_offset=opts.seed_offset, seeds=opts.seeds,
+            root=Path(str(config.invocation_params.dir)),
+            controller=not hasattr(config, "workerinput"))
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
     import torch
 
     torch.set_num_threads(opts.threads)
@@ -128,10 +166,23 @@ def pytest_configure(config: pytest.Config) -> None:
         threadpool_limits(opts.threads)
     except ImportError:  # pragma: no cover
         pass
+    from . import cache as _cache  # the run cache's folder (lowdim/cache.py)
+
+    config.stash[CACHE_KEY] = _cache.configure_pytest(config)
+    # time limits, deterministic kernels in claim tests, SIGTERM, accounting (reliability.py)
+    _rel.configure(config, opts.timeout, device=opts.device,
+                   controller=not hasattr(config, "workerinput"))
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist)
         session = ReportSession(config, opts)
         config.stash[SESSION_KEY] = session
         config.pluginmanager.register(session, "lowdim-report")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if CACHE_KEY in config.stash:  # an in-process pytester run must not move the outer store
+        from . import cache as _cache
+
+        _cache.restore_store(config.stash[CACHE_KEY])
 
 
 # ------------------------------------------------------------------------------------------
@@ -146,21 +197,30 @@ def _claim_info(item: pytest.Item) -> dict | None:
         raise pytest.UsageError(
             f"{item.nodeid}: @pytest.mark.claim needs one claim id string, e.g. "
             f"pytest.mark.claim('bias-free-ray', statement=..., source=...); got args {m.args!r}")
+    module = getattr(item, "module", None)  # its docstring is the claim's method (claims.html)
     return {
         "id": m.args[0],
         "statement": str(m.kwargs.get("statement", "")),
         "source": str(m.kwargs.get("source", "")),
+        "doc": (inspect.getdoc(module) or "") if module is not None else "",
     }
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m / --deselect: the map holds selected tests only
 def pytest_collection_modifyitems(session, config, items) -> None:
+    shard = config.stash[REGRESSION_KEY].shard
+    if shard is not None:  # --lowdim-shard I/N: keep whole files of this shard
+        items[:], dropped = _baseline.split_shard(items, shard)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
     # Attach the claim id at collection, so every report of the item (setup included, which
     # reaches the controller before the test body runs) carries it, even if the worker crashes.
+    # Properties travel as JSON text: plain values for xdist, and junit XML shows them as JSON.
     claims = {}
     for item in items:
         info = _claim_info(item)
         if info is not None:
-            item.user_properties.append((PROP_CLAIM, info))
+            item.user_properties.append((PROP_CLAIM, json.dumps(info, sort_keys=True)))
             claims[item.nodeid] = info
     if hasattr(config, "workeroutput"):
         # Also hand the whole map to the controller when this worker ends, so a test that never
@@ -179,6 +239,7 @@ class Claim:
         self.statement: str = info["statement"]
         self.source: str = info["source"]
         self._recorded = False
+        self._seed_counts: set[int] = set()  # what seeds() handed out: part of the method hash
 
     @property
     def device(self) -> str:
@@ -199,13 +260,18 @@ class Claim:
         if int(n) < 1:
             raise ValueError(f"n: got {n}; a claim needs at least one seed")
         count = self._opts.seeds if self._opts.seeds is not None else int(n)
+        self._seed_counts.add(count)
         return list(range(self._opts.seed_offset, self._opts.seed_offset + count))
 
-    def record(self, evidence: Evidence, **conditions) -> Evidence:
+    def record(self, evidence: Evidence, *, curves: dict[str, dict] | None = None,
+               **conditions) -> Evidence:
         """Attach the evidence (and the condition parameters) to this test's report row.
-        Call it before asserting, so a failing claim still lands in the report."""
+        Call it before asserting, so a failing claim still lands in the report.
+        curves: optional histories over training steps for the report's figure,
+        {name: {"x": (R,) steps, "y": (S, R) per seed, "ylabel": ...}} (lowdim.figures.pack_curves)."""
         if not isinstance(evidence, Evidence):
             raise TypeError(f"evidence: got {type(evidence).__name__}; pass a lowdim Evidence")
+        packed = _figures.pack_curves(curves) if curves is not None else None
         if self._recorded:
             raise RuntimeError(f"{self._item.nodeid}: record() was called twice; one Evidence "
                                "per test (parametrize to record several)")
@@ -213,7 +279,17 @@ class Claim:
         params = dict(getattr(getattr(self._item, "callspec", None), "params", {}) or {})
         params.update(conditions)
         payload = {"evidence": evidence.to_dict(), "conditions": _plain(params)}
-        self._item.user_properties.append((PROP_EVIDENCE, payload))
+        k = self._opts.seed_offset
+        payload["seeds"] = [k, k + max(self._seed_counts) - 1] if self._seed_counts else None
+        payload["method_hash"] = _baseline.method_hash(
+            module_path=getattr(self._item.module, "__file__", None),
+            test=getattr(self._item, "originalname", None) or self._item.name,
+            evidence=payload["evidence"], conditions=payload["conditions"],
+            profile=self._opts.profile, seed_counts=self._seed_counts)
+        if packed:
+            payload["curves"] = packed
+        self._item.user_properties.append((PROP_EVIDENCE, json.dumps(payload, sort_keys=True)))
+        self._item.user_properties.extend(_baseline.junit_properties(payload))
         return evidence
 
 
@@ -241,8 +317,10 @@ def _versions() -> dict:
     import scipy
     import torch
 
+    from . import __version__
+
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "scipy": scipy.__version__}
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "lowdim": __version__}
 
 
 class ReportSession:
@@ -251,17 +329,24 @@ class ReportSession:
     def __init__(self, config: pytest.Config, opts: Options):
         self.config, self.opts = config, opts
         self.rows: dict[str, dict] = {}
+        self.claims: dict[str, dict] = {}  # claim id -> statement, source, doc (claims.html)
         self.started = time.time()
         self.report: dict | None = None
-        self.journal = self._report_dir() / ".claims.journal.jsonl" if opts.write else None
+        self.journal = _rel.journal_path(self._report_dir()) if opts.write else None
         if self.journal is not None:
-            try:  # a fresh journal per run; the last run's survives only until this one starts
+            try:  # a journal per run; crashed runs' are moved aside first (reliability.py)
                 self.journal.parent.mkdir(parents=True, exist_ok=True)
-                self.journal.write_text("")
+                config.stash[_rel.STATE_KEY].messages += _rel.recover_journals(self.journal.parent)
+                self.journal.write_text(_rel.journal_header(config), encoding="utf-8")
             except OSError as e:
                 raise pytest.UsageError(
                     f"--lowdim-report-dir {opts.report_dir}: cannot write there ({e}); "
                     "pass a writable folder or --lowdim-no-report") from None
+
+    def _note_claim(self, info: dict) -> None:
+        c = self.claims.setdefault(info["id"], {"statement": info["statement"],
+                                                "source": info["source"], "doc": ""})
+        c["doc"] = c["doc"] or info.get("doc", "")
 
     def _report_dir(self) -> Path:
         outdir = Path(self.opts.report_dir)
@@ -300,6 +385,7 @@ class ReportSession:
             info = _claim_info(item)
             if info:
                 row.update(claim=info["id"], statement=info["statement"], source=info["source"])
+                self._note_claim(info)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
@@ -310,21 +396,31 @@ class ReportSession:
     def pytest_testnodedown(self, node, error) -> None:
         for nodeid, info in (getattr(node, "workeroutput", {}) or {}).get("lowdim_claims", {}).items():
             row = self._row(nodeid)
+            self._note_claim(info)
             if row["claim"] is None:
                 row.update(claim=info["id"], statement=info["statement"], source=info["source"])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         row = self._row(report.nodeid)
         for name, value in report.user_properties:
+            if name in (PROP_CLAIM, PROP_EVIDENCE) and isinstance(value, str):
+                value = json.loads(value)  # sent as JSON text (see collection / record)
             if name == PROP_CLAIM:
                 row.update(claim=value["id"], statement=value["statement"],
                            source=value["source"])
+                self._note_claim(value)
             elif name == PROP_EVIDENCE:
                 row["evidence"] = value["evidence"]
                 row["conditions"] = value["conditions"]
+                row["seeds"] = value.get("seeds")
+                row["method_hash"] = value.get("method_hash")
+                if value.get("curves"):  # histories over steps, for the figure (figures.py)
+                    row["curves"] = value["curves"]
         row["duration_s"] = round(row["duration_s"] + float(report.duration or 0.0), 3)
         xfail = hasattr(report, "wasxfail")
-        if "crashed while running" in str(report.longrepr or ""):
+        if any(name == _rel.PROP_TIMEOUT for name, _ in report.user_properties):
+            row["outcome"] = "timeout"  # ran past --lowdim-timeout (reliability.py)
+        elif "crashed while running" in str(report.longrepr or ""):
             row["outcome"] = "crashed"
         elif report.when == "call":
             if report.passed:
@@ -350,6 +446,12 @@ class ReportSession:
         decided = [r for r in self.rows.values() if r["evidence"] and r["evidence"]["p"] is not None]
         for r, p_adj in zip(decided, holm([r["evidence"]["p"] for r in decided])):
             r["p_holm"] = float(p_adj)
+        from .power import row_figures  # fragility, seeds to decide (lowdim/power.py)
+
+        for r in decided:
+            r.update(row_figures(r["evidence"]))
+        if not self.config.option.collectonly:  # a test that ran without a row fails the run
+            self.config.stash[_rel.STATE_KEY].check(session, self.rows, exitstatus)
         self.report = {
             "schema_version": _report.SCHEMA_VERSION,
             "meta": {
@@ -363,15 +465,20 @@ class ReportSession:
                 "options": opts.to_dict(),
                 "xdist_workers": workers if workers else 0,
                 "args": list(self.config.invocation_params.args),
-                "exitstatus": int(exitstatus),
+                "exitstatus": int(session.exitstatus),
                 "n_decisions": len(decided),
             },
             "rows": [self.rows[k] for k in sorted(self.rows)],
+            "claims": {k: self.claims[k] for k in sorted(self.claims)},  # + method (docstring)
         }
         if self.config.option.collectonly:
             if self.journal is not None:
                 self.journal.unlink(missing_ok=True)
             return
+        regression = self.config.stash[REGRESSION_KEY]  # seed block, shard, --lowdim-baseline
+        if regression.annotate(self.report) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a finding changed
+            self.report["meta"]["exitstatus"] = int(session.exitstatus)
         if opts.write and self.rows:
             outdir = self._report_dir()
             try:
@@ -380,6 +487,11 @@ class ReportSession:
             except OSError as e:
                 sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        try:  # --lowdim-save-baseline, $GITHUB_STEP_SUMMARY
+            regression.after_run(self.report)
+        except OSError as e:
+            sys.stderr.write(f"lowdim: could not write the baseline / step summary: {e}\n")
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.report or not self.report["rows"]:
@@ -390,4 +502,10 @@ class ReportSession:
         tr.section("lowdim claims")
         tr.write_line(_report.render_terminal(self.report))
         if getattr(self, "paths", None):
-            tr.write_line(f"report: {os.fspath(self.paths['md'])} (json, csv beside it)")
+            tr.write_line(f"report: {os.fspath(self.paths['md'])} (json, csv, html beside it)")
+        regression = self.config.stash[REGRESSION_KEY]
+        if regression.comparison is not None:
+            for line, red in _baseline.render_terminal(regression.comparison):
+                tr.write_line(line, red=red, bold=red)
+        for line in regression.messages:
+            tr.write_line(line)

@@ -16,12 +16,13 @@ import pandas as pd
 from tabulate import tabulate
 
 SCHEMA_VERSION = 1
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "crashed", "not run")
+OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "crashed", "timeout",
+            "not run")
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> None:
-    """Write text to path via a temporary file in the same folder and an atomic rename, so a
-    reader (or an interrupted run) sees either the old file or the complete new one."""
+def atomic_write(path: str | os.PathLike, text: str | bytes) -> None:
+    """Write text (UTF-8) or bytes to path via a temporary file in the same folder and an atomic
+    rename, so a reader (or an interrupted run) sees either the old file or the complete new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -29,8 +30,8 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -57,6 +58,16 @@ def _interval(ev: dict) -> str:
     return f"[{lo}, {hi}]"
 
 
+def _n(ev: dict):
+    """Seeds in the test, and how many diverged and how they counted (stats `nonfinite`)."""
+    k = (ev.get("details") or {}).get("n_nonfinite") or 0
+    if not k:
+        return ev["n"]
+    how = {"fail": "counted against", "exclude": "excluded"}.get(ev["details"].get("nonfinite"),
+                                                                  "")
+    return f"{ev['n']} ({k} diverged{', ' + how if how else ''})"
+
+
 def _conditions(row: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted((row.get("conditions") or {}).items()))
 
@@ -64,6 +75,7 @@ def _conditions(row: dict) -> str:
 def table_rows(report: dict, *, wide: bool = True) -> list[dict]:
     """One display dict per row of the report, in the report's (test id) order."""
     out = []
+    firmness = wide and any("fragility" in row for row in report["rows"])
     for row in report["rows"]:
         ev = row.get("evidence")
         d = {
@@ -77,12 +89,19 @@ def table_rows(report: dict, *, wide: bool = True) -> list[dict]:
                 "statistic": ev["statistic"] if ev else "–",
                 "estimate [interval]": f"{_num(ev['estimate'])} {_interval(ev)}" if ev else "–",
                 "vs": _num(ev["threshold"]) if ev else "–",
-                "n": ev["n"] if ev else "–",
+                "n": _n(ev) if ev else "–",
                 "p": _num(ev["p"], 2) if ev else "–",
                 "verdict": ev["verdict"] if ev else "–",
                 "outcome": row["outcome"],
             }
         )
+        if "vs_baseline" in row:  # compared with --lowdim-baseline (lowdim.baseline)
+            vb = row["vs_baseline"]
+            d["vs baseline"] = vb["text"] if wide else vb.get("short", vb["text"])
+        if firmness:  # flips to change the verdict, seeds to decide (lowdim.power)
+            from .power import report_cells
+
+            d.update(report_cells(row))
         out.append(d)
     return out
 
@@ -101,9 +120,12 @@ def render_markdown(report: dict) -> str:
         "- outcomes: " + ", ".join(f"{k} {int(v)}" for k, v in counts.items()),
         "",
     ]
+    from .baseline import header_lines, render_section  # seed block, shard, vs baseline
+
+    head[-1:-1] = header_lines(meta)
     rows = table_rows(report, wide=True)
     body = tabulate(rows, headers="keys", tablefmt="github") if rows else "_no tests_"
-    return "\n".join(head) + "\n" + body + "\n"
+    return "\n".join(head) + "\n" + body + "\n" + render_section(meta)
 
 
 def render_terminal(report: dict) -> str:
@@ -124,6 +146,7 @@ def to_frame(report: dict) -> pd.DataFrame:
                 "conditions": json.dumps(row.get("conditions") or {}, sort_keys=True),
                 "statistic": ev.get("statistic"),
                 "n": ev.get("n"),
+                "n_diverged": (ev.get("details") or {}).get("n_nonfinite"),
                 "estimate": ev.get("estimate"),
                 "low": (ev.get("interval") or [None, None])[0],
                 "high": (ev.get("interval") or [None, None])[1],
@@ -134,6 +157,11 @@ def to_frame(report: dict) -> pd.DataFrame:
                 "alpha": ev.get("alpha"),
                 "verdict": ev.get("verdict"),
                 "duration_s": row.get("duration_s"),
+                "flips": (row.get("fragility") or {}).get("flips"),
+                "log10_p_alpha": (row.get("fragility") or {}).get("log10_p_alpha"),
+                "seeds_to_decide": (row.get("seeds_to_decide") or {}).get("seeds"),
+                "seeds": "{}-{}".format(*row["seeds"]) if row.get("seeds") else None,
+                "vs_baseline": (row.get("vs_baseline") or {}).get("text"),
                 "statement": row.get("statement"),
                 "source": row.get("source"),
             }
@@ -142,16 +170,25 @@ def to_frame(report: dict) -> pd.DataFrame:
 
 
 def write_reports(report: dict, outdir: str | os.PathLike) -> dict[str, Path]:
-    """Write claims.json (the source of truth), claims.md and claims.csv atomically."""
+    """Write claims.json (the source of truth), claims.md and claims.csv atomically, and the
+    figures (figures/, needs matplotlib) and claims.html (lowdim.figures, lowdim.html)."""
+    from . import figures as _figures
+    from . import html as _html
+
     outdir = Path(outdir)
     paths = {
         "json": outdir / "claims.json",
         "md": outdir / "claims.md",
         "csv": outdir / "claims.csv",
+        "html": outdir / "claims.html",
     }
     atomic_write(paths["json"], json.dumps(report, indent=1, sort_keys=True, allow_nan=False) + "\n")
-    atomic_write(paths["md"], render_markdown(report))
+    figs = _figures.write_figures(report, outdir)
+    atomic_write(paths["md"], render_markdown(report) + _html.render_figure_links(report, figs))
     atomic_write(paths["csv"], to_frame(report).to_csv(index=False))
+    atomic_write(paths["html"], _html.render_html(report, figs, outdir))
+    if figs.paths:
+        paths["figures"] = outdir / _figures.FIGURES_DIR
     return paths
 
 

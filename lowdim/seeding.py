@@ -10,6 +10,7 @@ No global RNG state is read or written.
 from __future__ import annotations
 
 import hashlib
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,13 @@ def _word(text: str) -> int:
 
 def check_seeds(seeds: Sequence[int]) -> list[int]:
     """Validate a seed list: non-empty, non-negative ints, no duplicates."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds: got {type(seeds).__name__}; pass a sequence of ints, e.g. "
+                        "range(32) or claim.seeds(32)")
+    seeds = list(seeds)
+    odd = [s for s in seeds if not isinstance(s, numbers.Integral) or isinstance(s, bool)]
+    if odd:
+        raise TypeError(f"seeds: got non-integer seeds {odd[:5]!r}; use ints >= 0")
     out = [int(s) for s in seeds]
     if not out:
         raise ValueError("seeds: got an empty sequence; pass at least one seed, e.g. range(32)")
@@ -35,6 +43,12 @@ def check_seeds(seeds: Sequence[int]) -> list[int]:
 
 def numpy_rng(key: str, seed: int, purpose: str) -> np.random.Generator:
     """A numpy Generator for one seed and one purpose."""
+    for name, v in (("key", key), ("purpose", purpose)):
+        if not isinstance(v, str):
+            raise TypeError(f"{name}: got {type(v).__name__} {v!r}; need a string (the key is "
+                            "usually the claim id)")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed: got {seed!r}; need an int >= 0")
     return np.random.default_rng([int(seed), _word(key), _word(purpose)])
 
 

@@ -8,6 +8,18 @@ is), the test's p-value and a verdict:
     INCONCLUSIVE  neither
 scipy.stats does the tests; only what it lacks (the signed-rank null distribution for the
 Hodges-Lehmann interval) is written here.
+
+Diverged seeds (a NaN / inf value, or a seed flagged in `diverged=`, e.g. TrainResult.diverged)
+are never dropped silently: `nonfinite` says how they enter the decision, and the Evidence
+records the policy and their count (details "nonfinite", "n_nonfinite"):
+    "raise"    (default) a ValueError naming how many seeds are affected and the two choices
+    "fail"     counted against the claim: each takes the least favourable value for the claimed
+               direction (a proportion's flag: not having the property for "greater", having it
+               for "less"; a location or paired difference: -inf for "greater", +inf for
+               "less"; equivalence: +inf or -inf, whichever gives the larger TOST p; a trend:
+               the seed ranks the conditions in exactly the opposite order). Needs a direction:
+               two-sided tests take "exclude" or "raise".
+    "exclude"  dropped before the test (n counts the seeds that remain)
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import numpy as np
 from scipy import stats as st
 
 ALTERNATIVES = ("greater", "less", "two-sided")
+NONFINITE = ("raise", "fail", "exclude")
 
 
 class Verdict(str, Enum):
@@ -157,27 +170,106 @@ def _plain(v):
 
 
 def _check_alpha(alpha: float) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise ValueError(f"alpha: got {_brief(alpha)}; need a number, 0 < alpha < 0.5")
     if not 0.0 < alpha < 0.5:
         raise ValueError(f"alpha: got {alpha}; need 0 < alpha < 0.5 (e.g. 0.01)")
     return float(alpha)
 
 
 def _check_alternative(alternative: str) -> str:
-    if alternative not in ALTERNATIVES:
+    if not isinstance(alternative, str) or alternative not in ALTERNATIVES:
         raise ValueError(f"alternative: got {alternative!r}; allowed: {', '.join(ALTERNATIVES)}")
     return alternative
 
 
+def _brief(v) -> str:
+    text = repr(v)
+    return f"{type(v).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _numbers(values, name: str) -> np.ndarray:
+    if hasattr(values, "detach"):  # a torch tensor, possibly on a GPU
+        values = values.detach().cpu().numpy()
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: got {_brief(values)}; need numbers, one per seed") from None
+
+
 def _as_1d(values, name: str) -> np.ndarray:
-    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    """(S,) float64, one number per seed; NaN and inf are kept (see `_bad_seeds`)."""
+    a = _numbers(values, name)
+    if sum(d > 1 for d in a.shape) > 1:
+        raise ValueError(f"{name}: got shape {a.shape}; need one value per seed, shape (S,)")
+    a = a.reshape(-1)
     if a.size == 0:
         raise ValueError(f"{name}: got no values; need one per seed")
-    if np.isnan(a).any():
-        raise ValueError(
-            f"{name}: {int(np.isnan(a).sum())} of {a.size} values are NaN; decide explicitly how "
-            "diverged seeds count (e.g. as failures of the property) before testing"
-        )
     return a
+
+
+def _check_nonfinite(nonfinite: str) -> str:
+    if not isinstance(nonfinite, str) or nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite: got {nonfinite!r}; allowed: {', '.join(NONFINITE)}")
+    return nonfinite
+
+
+def _as_mask(diverged, n: int) -> np.ndarray:
+    if hasattr(diverged, "detach"):
+        diverged = diverged.detach().cpu().numpy()
+    m = np.asarray(diverged)
+    if m.shape != (n,) or m.dtype == object or not np.isin(m, (0, 1)).all():
+        raise ValueError(f"diverged: got {_brief(diverged)} of shape {m.shape}; need ({n},) "
+                         "booleans, one per seed (e.g. TrainResult.diverged)")
+    return m.astype(bool)
+
+
+def _bad_seeds(n: int, arrays: dict[str, np.ndarray], diverged, nonfinite: str) -> np.ndarray:
+    """(S,) bool: seeds with a NaN / inf in any of `arrays` (first axis = seeds) or flagged in
+    `diverged`. Under nonfinite="raise" any such seed is a ValueError saying which and how many."""
+    bad = np.zeros(n, dtype=bool)
+    parts = []
+    for name, a in arrays.items():
+        nf = ~np.isfinite(a.reshape(n, -1)).all(axis=1)
+        if nf.any():
+            parts.append(f"{name}: holds NaN or inf in {int(nf.sum())} of {n} rows (seeds)"
+                         if a.ndim == 2 else
+                         f"{name}: {int(nf.sum())} of {n} values are NaN or infinite")
+        bad |= nf
+    if diverged is not None:
+        flagged = _as_mask(diverged, n)
+        if flagged.any():
+            parts.append(f"diverged: {int(flagged.sum())} of {n} seeds are flagged")
+        bad |= flagged
+    if bad.any() and nonfinite == "raise":
+        raise ValueError(
+            "; ".join(parts) + f" ({int(bad.sum())} diverged seeds in all); decide how they count: "
+            "nonfinite='fail' counts them against the claim, nonfinite='exclude' drops them "
+            "(the count is reported either way)")
+    return bad
+
+
+def _kept(bad: np.ndarray, minimum: int = 1) -> np.ndarray:
+    if (~bad).sum() < minimum:
+        raise ValueError(f"nonfinite='exclude': {int(bad.sum())} of {bad.size} seeds diverged, "
+                         f"fewer than {minimum} left to test")
+    return ~bad
+
+
+def _against(alternative: str, low: float, high: float) -> float:
+    """The least favourable value for the claimed direction (nonfinite="fail")."""
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"nonfinite='fail' with alternative={alternative!r}: a two-sided test has "
+                         "no side to count diverged seeds against; use nonfinite='exclude'")
+    return low if alternative == "greater" else high
+
+
+def _finite_number(x, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name}: got {_brief(x)}; need a finite number")
+    if not math.isfinite(x):
+        raise ValueError(f"{name}: got {x}; need a finite number")
+    return float(x)
 
 
 def _decide(p: float, p_opp: float, alpha: float) -> Verdict:
@@ -195,6 +287,12 @@ def _decide(p: float, p_opp: float, alpha: float) -> Verdict:
 def clopper_pearson(k: int, n: int, alpha: float, alternative: str) -> tuple[float, float]:
     """Exact (Clopper-Pearson) interval for a binomial proportion at level 1 - alpha;
     one-sided for 'greater' (lower bound) and 'less' (upper bound)."""
+    _check_alternative(alternative)
+    if not (isinstance(n, (int, np.integer)) and isinstance(k, (int, np.integer))
+            and not isinstance(n, bool) and 0 <= k <= n and n >= 1):
+        raise ValueError(f"k, n: got k={k!r}, n={n!r}; need integers with 0 <= k <= n, n >= 1")
+    if not 0.0 < _finite_number(alpha, "alpha") < 1.0:
+        raise ValueError(f"alpha: got {alpha}; need 0 < alpha < 1")
     if alternative == "two-sided":
         ci = st.binomtest(k, n).proportion_ci(confidence_level=1 - alpha, method="exact")
         return float(ci.low), float(ci.high)
@@ -210,15 +308,25 @@ def proportion(
     alpha: float = 0.01,
     alternative: str = "greater",
     statistic: str = "P(property)",
+    nonfinite: str = "raise",
+    diverged=None,
 ) -> Evidence:
     """Is the share of seeds with a property above (below) `threshold`? Exact binomial test,
-    Clopper-Pearson interval. flags: (S,) booleans, one per seed."""
+    Clopper-Pearson interval. flags: (S,) booleans, one per seed (NaN where undefined).
+    diverged: optional (S,) booleans, seeds whose run diverged (a comparison such as
+    `acc > 0.9` turns NaN into False, so pass the mask); `nonfinite` decides how they count."""
     alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
-    if not 0.0 < threshold < 1.0:
+    nonfinite = _check_nonfinite(nonfinite)
+    if not 0.0 < _finite_number(threshold, "threshold") < 1.0:
         raise ValueError(
             f"threshold: got {threshold}; a proportion threshold lies strictly between 0 and 1"
         )
     a = _as_1d(flags, "flags")
+    bad = _bad_seeds(a.size, {"flags": a}, diverged, nonfinite)
+    if bad.any() and nonfinite == "exclude":
+        a = a[_kept(bad)]
+    elif bad.any():
+        a = np.where(bad, _against(alternative, 0.0, 1.0), a)
     if not np.isin(a, (0.0, 1.0)).all():
         raise ValueError("flags: need booleans (or 0/1), one per seed")
     n, k = a.size, int(a.sum())
@@ -233,7 +341,8 @@ def proportion(
         alternative=alternative,
         verdict=_decide(p, p_opp, alpha) if opposite else (
             Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE),
-        values=tuple(float(v) for v in a), p_opposite=p_opp, details={"k": k},
+        values=tuple(float(v) for v in a), p_opposite=p_opp,
+        details={"k": k, "nonfinite": nonfinite, "n_nonfinite": int(bad.sum())},
     )
 
 
@@ -289,6 +398,12 @@ def signed_rank_p(d: np.ndarray, alternative: str) -> float:
 def hodges_lehmann(d: np.ndarray, alpha: float, alternative: str) -> tuple[float, float, float]:
     """Hodges-Lehmann pseudo-median of d and its distribution-free interval (Walsh averages,
     the interval dual to the Wilcoxon signed-rank test), at level 1 - alpha."""
+    _check_alternative(alternative)
+    if not 0.0 < _finite_number(alpha, "alpha") < 1.0:
+        raise ValueError(f"alpha: got {alpha}; need 0 < alpha < 1")
+    d = _as_1d(d, "d")
+    if np.isnan(d).any():
+        raise ValueError(f"d: {int(np.isnan(d).sum())} of {d.size} values are NaN")
     i, j = np.triu_indices(d.size)
     walsh = np.sort((d[i] + d[j]) / 2.0)  # (n(n+1)/2,)
     est = float(np.median(walsh))
@@ -321,6 +436,8 @@ def paired(
     test: str = "wilcoxon",
     margin: float = 0.0,
     statistic: str | None = None,
+    nonfinite: str = "raise",
+    diverged=None,
 ) -> Evidence:
     """Paired comparison of arm a against arm b on the same seeds.
 
@@ -331,14 +448,24 @@ def paired(
                   Clopper-Pearson interval; threshold 0.5
     details carry the effect sizes: P(a > b) with ties counted half, the matched-pairs
     rank-biserial correlation, mean and median difference, and both arms' values.
+    A seed with a NaN / inf in either arm, or flagged in `diverged` (S,), counts as `nonfinite`
+    says (module docstring).
     """
     alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
+    nonfinite = _check_nonfinite(nonfinite)
+    margin = _finite_number(margin, "margin")
     x, y = _as_1d(a, "a"), _as_1d(b, "b")
     if x.shape != y.shape:
         raise ValueError(f"a, b: need one value per seed in each arm, got {x.size} and {y.size}")
     if test not in ("wilcoxon", "sign"):
         raise ValueError(f"test: got {test!r}; allowed: wilcoxon, sign")
+    bad = _bad_seeds(x.size, {"a": x, "b": y}, diverged, nonfinite)
+    if bad.any() and nonfinite == "exclude":
+        keep = _kept(bad)
+        x, y = x[keep], y[keep]
     d = x - y
+    if bad.any() and nonfinite == "fail":
+        d = np.where(bad, _against(alternative, -math.inf, math.inf), d)
     dm = d - margin
     n = d.size
     opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
@@ -353,6 +480,8 @@ def paired(
         "n_tied": int(n - untied.size),
         "a": x.tolist(),
         "b": y.tolist(),
+        "nonfinite": nonfinite,
+        "n_nonfinite": int(bad.sum()),
     }
     if untied.size:
         ranks = st.rankdata(np.abs(untied))
@@ -396,7 +525,19 @@ def paired(
 
 def _bootstrap_interval(values: np.ndarray, statistic, alpha: float, alternative: str):
     """Percentile bootstrap interval at level 1 - alpha (one-sided when alternative is),
-    resampling seeds; a fixed resampling stream keeps decisions deterministic."""
+    resampling seeds; a fixed resampling stream keeps decisions deterministic.
+    Infinite values (diverged seeds under nonfinite="fail") are resampled as stand-ins beyond
+    the finite range; a bound that lands beyond that range is reported as infinite."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        ref = values[finite] if finite.any() else np.zeros(1)
+        low, high, pad = ref.min(), ref.max(), np.ptp(ref) + 1.0
+        stand = np.where(values == -math.inf, low - pad, np.where(values == math.inf,
+                                                                   high + pad, values))
+        lo, hi = _bootstrap_interval(stand, statistic, alpha, alternative)
+        lo = -math.inf if (values == -math.inf).any() and lo < low else lo
+        hi = math.inf if (values == math.inf).any() and hi > high else hi
+        return lo, hi
     if np.ptp(values) == 0:
         v = float(statistic(values))
         lo, hi = v, v
@@ -420,12 +561,22 @@ def location(
     alpha: float = 0.01,
     alternative: str = "greater",
     statistic: str = "median",
+    nonfinite: str = "raise",
+    diverged=None,
 ) -> Evidence:
     """Does a per-seed statistic sit above (below) `threshold`? Wilcoxon signed-rank test of
     values - threshold; estimate = median over seeds with a percentile bootstrap interval.
-    values: (S,) one number per seed."""
+    values: (S,) one number per seed; NaN / inf values and seeds flagged in `diverged` (S,)
+    count as `nonfinite` says (module docstring)."""
     alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
+    nonfinite = _check_nonfinite(nonfinite)
+    threshold = _finite_number(threshold, "threshold")
     v = _as_1d(values, "values")
+    bad = _bad_seeds(v.size, {"values": v}, diverged, nonfinite)
+    if bad.any() and nonfinite == "exclude":
+        v = v[_kept(bad)]
+    elif bad.any():
+        v = np.where(bad, _against(alternative, -math.inf, math.inf), v)
     dm = v - threshold
     opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
     if not (dm != 0).any():
@@ -440,7 +591,8 @@ def location(
         statistic=statistic, n=v.size, estimate=float(np.median(v)), interval=(lo, hi),
         test="Wilcoxon signed-rank", p=p, alpha=alpha, threshold=float(threshold),
         alternative=alternative, verdict=verdict, values=tuple(float(x) for x in v),
-        p_opposite=p_opp, details={"mean": float(v.mean())},
+        p_opposite=p_opp,
+        details={"mean": float(v.mean()), "nonfinite": nonfinite, "n_nonfinite": int(bad.sum())},
     )
 
 
@@ -455,6 +607,8 @@ def trend(
     alpha: float = 0.01,
     alternative: str = "increasing",
     statistic: str = "mean Spearman rho(condition, value)",
+    nonfinite: str = "raise",
+    diverged=None,
 ) -> Evidence:
     """Does a per-seed statistic rise (fall) across K >= 3 ordered conditions, on the same seeds?
 
@@ -464,17 +618,25 @@ def trend(
     of Spearman's rho between condition order and value (L is a linear function of it), with a
     percentile bootstrap interval; per-seed values are those rhos.
     REFUTED: Page's test shows the opposite order at alpha.
+    A seed with a NaN / inf in its row, or flagged in `diverged` (S,), counts as `nonfinite`
+    says; under "fail" it ranks the conditions in exactly the opposite of the claimed order.
     """
     alpha = _check_alpha(alpha)
-    if alternative not in ("increasing", "decreasing"):
+    nonfinite = _check_nonfinite(nonfinite)
+    if not isinstance(alternative, str) or alternative not in ("increasing", "decreasing"):
         raise ValueError(f"alternative: got {alternative!r}; allowed: increasing, decreasing")
-    t = np.asarray(table, dtype=np.float64)
+    t = _numbers(table, "table")
     if t.ndim != 2 or t.shape[1] < 3 or t.shape[0] < 2:
         raise ValueError(f"table: need shape (S >= 2 seeds, K >= 3 conditions), got {t.shape}")
-    if np.isnan(t).any():
-        raise ValueError("table: holds NaN; decide how diverged seeds count before testing")
     if conditions is not None and len(conditions) != t.shape[1]:
         raise ValueError(f"conditions: got {len(conditions)} names for {t.shape[1]} columns")
+    bad = _bad_seeds(t.shape[0], {"table": t}, diverged, nonfinite)
+    finite_rows = t[~bad]  # (S', K) for the per-condition summaries
+    if bad.any() and nonfinite == "exclude":
+        t = t[_kept(bad, minimum=2)]
+    elif bad.any():  # "fail": the claimed order exactly reversed
+        reverse = np.arange(t.shape[1], 0, -1, dtype=np.float64)  # (K,) K..1
+        t = np.where(bad[:, None], reverse if alternative == "increasing" else reverse[::-1], t)
     up = t if alternative == "increasing" else t[:, ::-1]
     if np.all(up == up[:, :1]):  # every seed tied across all conditions: nothing to rank
         p, p_opp = 1.0, 1.0
@@ -495,9 +657,11 @@ def trend(
         verdict=_decide(p, p_opp, alpha), values=tuple(float(r) for r in rho), p_opposite=p_opp,
         details={
             "conditions": [str(c) for c in conditions] if conditions is not None else None,
-            "column_means": t.mean(0).tolist(),
-            "column_medians": np.median(t, 0).tolist(),
-            "table": t.tolist(),
+            "column_means": finite_rows.mean(0).tolist() if finite_rows.size else None,
+            "column_medians": np.median(finite_rows, 0).tolist() if finite_rows.size else None,
+            "table": _numbers(table, "table").tolist(),
+            "nonfinite": nonfinite,
+            "n_nonfinite": int(bad.sum()),
         },
     )
 
@@ -513,6 +677,8 @@ def equivalence(
     margin: float,
     alpha: float = 0.01,
     statistic: str | None = None,
+    nonfinite: str = "raise",
+    diverged=None,
 ) -> Evidence:
     """Is the (paired) difference a - b within +-margin? TOST with Wilcoxon signed-rank tests.
 
@@ -522,23 +688,35 @@ def equivalence(
     margin is shown (d > +margin or d < -margin at alpha / 2 each). The interval is the
     Hodges-Lehmann interval at level 1 - 2*alpha, the one TOST at alpha corresponds to.
     Never read "p > alpha" in an ordinary test as equivalence: use this.
+    A seed with a NaN / inf, or flagged in `diverged` (S,), counts as `nonfinite` says; under
+    "fail" its difference is +inf or -inf, whichever makes the TOST p larger.
     """
     alpha = _check_alpha(alpha)
-    if not (margin > 0 and math.isfinite(margin)):
+    nonfinite = _check_nonfinite(nonfinite)
+    if not (_finite_number(margin, "margin") > 0):
         raise ValueError(f"margin: got {margin}; need a finite equivalence margin > 0")
     x = _as_1d(a, "a")
+    arms = {"a": x}
     if b is not None:
         y = _as_1d(b, "b")
         if x.shape != y.shape:
             raise ValueError(f"a, b: need one value per seed in each arm, got {x.size} and {y.size}")
-        d = x - y
-    else:
-        d = x
+        arms["b"] = y
+    bad = _bad_seeds(x.size, arms, diverged, nonfinite)
+    if bad.any() and nonfinite == "exclude":
+        arms = {k: v[_kept(bad)] for k, v in arms.items()}
+    d = arms["a"] - arms["b"] if b is not None else arms["a"]
 
     def wil(v, alt):
         return signed_rank_p(v, alt)
 
-    p_lower, p_upper = wil(d + margin, "greater"), wil(d - margin, "less")
+    def tost(d):
+        return wil(d + margin, "greater"), wil(d - margin, "less")
+
+    if bad.any() and nonfinite == "fail":  # the side that makes the TOST p larger
+        d = max((np.where(bad, side, d) for side in (math.inf, -math.inf)),
+                key=lambda v: max(tost(v)))
+    p_lower, p_upper = tost(d)
     p = max(p_lower, p_upper)
     p_out = min(1.0, 2 * min(wil(d - margin, "greater"), wil(d + margin, "less")))
     est, lo, hi = hodges_lehmann(d, 2 * alpha, "two-sided")
@@ -550,7 +728,8 @@ def equivalence(
         p=p, alpha=alpha, threshold=float(margin), alternative="equivalence", verdict=verdict,
         values=tuple(float(v) for v in d), p_opposite=p_out,
         details={"p_lower": p_lower, "p_upper": p_upper, "interval_level": 1 - 2 * alpha,
-                 "mean_diff": float(d.mean())},
+                 "mean_diff": float(d.mean()), "nonfinite": nonfinite,
+                 "n_nonfinite": int(bad.sum())},
     )
 
 
@@ -558,7 +737,9 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error control over a run's decisions);
     scipy.stats offers only FDR adjustments (false_discovery_control), so it is written here.
     pvalues: (m,) -> (m,) in the input order."""
-    p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
+    p = _numbers(pvalues, "pvalues").reshape(-1)
+    if not ((p >= 0) & (p <= 1)).all():  # NaN fails this too
+        raise ValueError(f"pvalues: need p-values in [0, 1], got {p[~((p >= 0) & (p <= 1))][:5]}")
     m = p.size
     if m == 0:
         return p

@@ -424,7 +424,7 @@ def test_init_differs_per_seed_and_per_key_and_is_reproducible():
         (lambda: ld.TrainConfig(steps=1, loss="huber"), "loss: got 'huber'"),
         (lambda: ld.TrainConfig(steps=1, dtype="float16"), "TrainConfig.dtype"),
         (lambda: ld.TrainConfig(steps=1, l1=-1.0), "TrainConfig.l1"),
-        (lambda: ld.TrainConfig(steps=1, l2=-1.0), "TrainConfig.l1/l2"),
+        (lambda: ld.TrainConfig(steps=1, l2=-1.0), "TrainConfig.l2"),
         (lambda: ld.TrainConfig(steps=1, optimizer="sgd", momentum=-0.5),
          "TrainConfig.momentum"),
         (lambda: ld.TrainConfig(steps=1, record_every=-1), "TrainConfig.record_every"),
@@ -565,3 +565,36 @@ def test_the_constant_loss_gives_exactly_zero_gradients_and_training_does_not_mo
                           seeds=seeds, key=KEY)
         for k in result.init:
             assert torch.equal(result.init[k], result.params[k])
+
+
+@pytest.mark.parametrize("n, b", [(400, 64), (8000, 64), (300, 16), (96, 32)])
+def test_random_batches_are_exactly_argsorts_first_b_even_with_tied_draws(n, b):
+    from lowdim.train import _first_of_argsort
+
+    g = torch.Generator().manual_seed(n)
+    for coarse in (2**24, 2**10):  # float32 draws, and draws with many ties
+        u = (torch.rand((64, n), generator=g) * coarse).floor() / coarse
+        assert torch.equal(_first_of_argsort(u, b), u.argsort(dim=-1)[:, :b])
+
+
+@pytest.mark.parametrize("optimizer, momentum", [("gd", 0.0), ("sgd", 0.9), ("adam", 0.0)])
+def test_the_optimizer_step_is_torch_optims_step_to_the_bit(optimizer, momentum):
+    from lowdim.train import _Optimizer
+
+    g = torch.Generator().manual_seed(0)
+    leaves = [torch.randn(3, 4, 5, generator=g), torch.randn(3, 1, 5, generator=g)]
+    ref = [t.clone() for t in leaves]
+    config = ld.TrainConfig(steps=1, optimizer=optimizer, lr=0.01, momentum=momentum)
+    ours = _Optimizer(config, leaves)
+    make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+    kw = {} if optimizer == "adam" else {"momentum": momentum}
+    theirs = make(ref, lr=0.01, fused=True, **kw)
+    for step in range(6):
+        grads = [torch.randn(t.shape, generator=g) for t in leaves]
+        if step == 2:
+            grads[1] = None  # a leaf without a gradient is left alone, its state too
+        ours.step(grads)
+        for p, grad in zip(ref, grads):
+            p.grad = grad
+        theirs.step()
+        assert all(torch.equal(a, b) for a, b in zip(leaves, ref))

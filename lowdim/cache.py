@@ -1,0 +1,356 @@
+"""Run cache: a claim's training results, computed once and kept on disk.
+
+    @ld.cached
+    def _run(seeds: tuple[int, ...], device: str, activation: str, key: str):
+        ...  # train; return arrays / tensors / numbers / strings in lists, tuples, dicts
+
+`cached` is a drop-in for the module-level `functools.cache` a claim file shares its training
+with: an in-memory memo (each call is computed once per process, as before) plus a disk store,
+so a re-run with nothing changed, another xdist worker or the next session reads the result
+instead of training again.
+
+The key is a sha256 over everything that determines the result: the function's module and
+qualified name, the bytes of the file that defines it, the source of lowdim/*.py (all but the
+PRESENTATION_ONLY modules, which never run inside a cached function), the call's arguments (bound to the signature, defaults applied; only plain values are allowed:
+None, bool, int, float, str, tuples of them and frozen dataclasses such as TrainConfig or MLP),
+the versions of python, torch, numpy, scipy and scikit-learn, torch's intra-op thread count, the
+CPU's vector capability and, for a CUDA run, the GPU's name. Change any of them and the entry is
+simply not found.
+
+An entry is one .npz file: the arrays, plus a JSON description of the value's structure and the
+full key; written to a temporary file and renamed into place (readers see the old entry or the
+new one, never half of one), read with allow_pickle=False (nothing read is unpickled or
+executed). An entry that cannot be read, or whose key differs, is recomputed and overwritten.
+
+Where the store lives: under pytest the plugin puts it in pytest's cache folder
+(.pytest_cache/d/lowdim-runs), so `pytest --cache-clear` clears it too; `--lowdim-cache-clear`
+clears only it, `--lowdim-no-cache` turns the disk store off. Outside pytest the memo is
+in-memory only unless the environment variable LOWDIM_CACHE_DIR names a folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib.metadata
+import inspect
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = 1  # bump when the key or the file layout changes
+ENV_VAR = "LOWDIM_CACHE_DIR"
+PYTEST_DIR_NAME = "lowdim-runs"
+_META = "__lowdim_meta__"  # the npz member holding the JSON (uint8 bytes)
+_UNSET = object()
+# Modules that only run before or after a claim's training (the pytest plugin, the report and its
+# renderings, the CLI, the CI comparison): no cached function calls them, so their source is left
+# out of the key and an edit of the report does not retrain the suite. Every other module counts.
+PRESENTATION_ONLY = frozenset({"__main__.py", "baseline.py", "cli.py", "figures.py", "html.py",
+                               "plugin.py", "report.py"})
+_store: Any = _UNSET  # Path, None (no disk store) or _UNSET (read ENV_VAR)
+_warned: set[str] = set()
+
+
+# ------------------------------------------------------------------------------------------
+# where the store is
+
+
+def set_store(directory: str | os.PathLike | None) -> Any:
+    """Use `directory` as the disk store (None: memory only). Returns the previous setting, to
+    hand back to `restore_store` (the plugin does so at unconfigure)."""
+    global _store
+    previous = _store
+    _store = None if directory is None else Path(directory)
+    return previous
+
+
+def restore_store(previous: Any) -> None:
+    global _store
+    _store = previous
+
+
+def store_dir() -> Path | None:
+    """The folder entries are written to, or None when the disk store is off."""
+    if _store is _UNSET:
+        env = os.environ.get(ENV_VAR)
+        return Path(env) if env else None
+    return _store
+
+
+def clear_store(directory: str | os.PathLike) -> None:
+    """Delete every entry under `directory` (the folder itself goes too)."""
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def configure_pytest(config) -> Any:
+    """Point the store at pytest's cache folder per the run's options (every process: controller
+    and each xdist worker). `--lowdim-cache-clear` empties it, in the controller only: it runs
+    this at configure time, before xdist starts any worker. Returns the previous setting."""
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    directory = Path(cache.mkdir(PYTEST_DIR_NAME)) if cache is not None else None
+    if directory is not None and config.getoption("lowdim_cache_clear") and not hasattr(
+            config, "workerinput"):
+        clear_store(directory)
+    if config.getoption("lowdim_no_cache"):
+        directory = None
+    return set_store(directory)
+
+
+# ------------------------------------------------------------------------------------------
+# the key
+
+
+def _plain(value: Any, where: str) -> Any:
+    """A JSON form of an argument that fixes its value and type; TypeError for anything else."""
+    t = type(value)
+    if value is None or t in (bool, int, str):
+        return value
+    if t is float:
+        return {"float": value.hex()}  # exact, and distinct from an int of the same value
+    if t is tuple:
+        return {"tuple": [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if not t.__dataclass_params__.frozen:
+            raise TypeError(f"lowdim.cached: argument {where} is a dataclass {t.__name__} that "
+                            "is not frozen; make it @dataclass(frozen=True) so it cannot change")
+        return {"dataclass": f"{t.__module__}.{t.__qualname__}",
+                "fields": {f.name: _plain(getattr(value, f.name), f"{where}.{f.name}")
+                           for f in dataclasses.fields(value)}}
+    raise TypeError(
+        f"lowdim.cached: argument {where} is a {t.__name__} ({value!r:.60}); a cached function "
+        "takes only None, bool, int, float, str, tuples of them and frozen dataclasses (pass a "
+        "tuple instead of a list, a seed list as tuple(seeds), a config as a frozen dataclass)")
+
+
+def _cuda_names(args: Any) -> list[str]:
+    # A CUDA run's numbers depend on the GPU model: name it when an argument asks for CUDA.
+    text = json.dumps(args)
+    if '"cuda' not in text or not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def _environment() -> dict:
+    """What does not change during a process (the thread count may: it is read per call)."""
+    lib = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(lib.glob("*.py")):
+        if path.name not in PRESENTATION_ONLY:
+            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return {
+        "lowdim_source": h.hexdigest(),
+        "python": platform.python_version(), "machine": platform.machine(),
+        "torch": torch.__version__, "numpy": np.__version__,
+        "scipy": _version("scipy"), "scikit-learn": _version("scikit-learn"),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
+def _source_hash(fn: Callable) -> str | None:
+    """sha256 of the file that defines fn, or None when there is no such file (then the disk
+    store is skipped for it: nothing would notice an edit)."""
+    try:
+        path = inspect.getsourcefile(fn)
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+    except (TypeError, OSError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------
+# the value: a tree of containers with arrays at the leaves
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray] | None, where: str) -> Any:
+    """JSON description of value; arrays (when given) receives the array leaves."""
+    def leaf(a: np.ndarray) -> str:
+        if a.dtype.hasobject:
+            raise TypeError(f"lowdim.cached: the result at {where} is an object array; only "
+                            "numeric, bool and string arrays can be stored")
+        name = f"a{len(arrays) if arrays is not None else 0}"
+        if arrays is not None:
+            arrays[name] = a
+        return name
+
+    t = type(value)
+    if value is None or t in (bool, int, float, str):
+        return {"py": value}
+    if t in (tuple, list):
+        return {t.__name__: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if t is dict:
+        return {"dict": [[_encode(k, None, f"{where} key {k!r}"),
+                          _encode(v, arrays, f"{where}[{k!r}]")] for k, v in value.items()]}
+    if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided:
+            raise TypeError(f"lowdim.cached: the result at {where} is a {value.layout} tensor; "
+                            "only dense tensors can be stored")
+        dtype = str(value.dtype).removeprefix("torch.")
+        bits = value.detach()
+        if value.dtype == torch.bfloat16:  # numpy has no bfloat16: keep its bits
+            bits = bits.view(torch.int16)
+        try:
+            a = bits.cpu().numpy() if arrays is not None else bits.reshape(-1)[:0].cpu().numpy()
+        except TypeError as e:
+            raise TypeError(f"lowdim.cached: the tensor at {where} ({dtype}) has no numpy "
+                            f"equivalent to store it as: {e}") from None
+        return {"tensor": leaf(a), "dtype": dtype, "device": str(value.device)}
+    if isinstance(value, np.ndarray):
+        return {"ndarray": leaf(value)}
+    if isinstance(value, np.generic):
+        return {"npscalar": leaf(np.asarray(value))}
+    raise TypeError(
+        f"lowdim.cached: the result at {where} is a {t.__name__}, which the run cache cannot "
+        "store; return arrays, tensors, numbers, strings, None in tuples, lists and dicts "
+        "(e.g. result.params and accuracies instead of a TrainResult or a model)")
+
+
+_KINDS = ("py", "tuple", "list", "dict", "ndarray", "npscalar", "tensor")
+
+
+def _decode(node: Any, arrays) -> Any:
+    kind = next(k for k in _KINDS if k in node)  # the JSON is written with sorted keys
+    body = node[kind]
+    if kind == "py":
+        return body
+    if kind == "tuple":
+        return tuple(_decode(v, arrays) for v in body)
+    if kind == "list":
+        return [_decode(v, arrays) for v in body]
+    if kind == "dict":
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in body}
+    if kind == "ndarray":
+        return arrays[body]
+    if kind == "npscalar":
+        return arrays[body][()]
+    if kind == "tensor":
+        a, dtype = arrays[body], node["dtype"]
+        t = torch.from_numpy(np.array(a))  # a writable copy torch may own
+        t = t.view(torch.bfloat16) if dtype == "bfloat16" else t
+        if str(t.dtype).removeprefix("torch.") != dtype:
+            raise ValueError(f"stored dtype {t.dtype} != {dtype}")
+        return t.to(node["device"])
+    raise AssertionError(kind)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write(path: Path, key: str, described: dict, value: Any) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    tree = _encode(value, arrays, "result")
+    meta = json.dumps({"format": FORMAT, "key": key, "described": described, "tree": tree},
+                      sort_keys=True).encode()
+    buf = io.BytesIO()
+    np.savez(buf, **{_META: np.frombuffer(meta, dtype=np.uint8)}, **arrays)
+    _atomic_write_bytes(path, buf.getvalue())
+
+
+def _read(path: Path, key: str) -> Any:
+    """The stored value; raises (anything) when the entry is missing, damaged or not this key."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(z[_META].tobytes().decode())
+        if meta.get("format") != FORMAT or meta.get("key") != key:
+            raise ValueError("key mismatch")
+        arrays = {name: z[name] for name in z.files if name != _META}
+    return _decode(meta["tree"], arrays)
+
+
+def _warn_once(what: str, error: BaseException) -> None:
+    if what not in _warned:
+        _warned.add(what)
+        warnings.warn(f"lowdim.cached: {what}: {error}; the run goes on without storing it",
+                      RuntimeWarning, stacklevel=3)
+
+
+# ------------------------------------------------------------------------------------------
+# the decorator
+
+
+def cached(fn: Callable) -> Callable:
+    """Compute fn once per distinct call and keep the result in memory and in the disk store.
+
+    The arguments must be plain (see the module docstring) and the result a tree of lists,
+    tuples and dicts (keys: plain values) with None, bool, int, float, str, numpy arrays or
+    scalars and torch tensors at the leaves; tensors come back with their dtype on their device.
+    `f.cache_clear()` forgets the in-memory results; `f.cache_key(*args, **kwargs)` is the key.
+    """
+    signature = inspect.signature(fn)
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    source = _source_hash(fn)
+    folder = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    memo: dict[str, Any] = {}
+
+    def describe(args, kwargs) -> dict:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        plain = {}
+        for k, v in bound.arguments.items():
+            if signature.parameters[k].kind is inspect.Parameter.VAR_KEYWORD:  # **kwargs
+                plain[k] = {name: _plain(v[name], name) for name in sorted(v)}
+            else:
+                plain[k] = _plain(v, k)
+        return {"format": FORMAT, "function": name, "source": source, "arguments": plain,
+                "threads": torch.get_num_threads(), "cuda": _cuda_names(plain),
+                **_environment()}
+
+    def cache_key(*args, **kwargs) -> str:
+        text = json.dumps(describe(args, kwargs), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        described = describe(args, kwargs)
+        key = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+        if key in memo:
+            return memo[key]
+        store = store_dir() if source is not None else None
+        path = store / folder / f"{key}.npz" if store is not None else None
+        if path is not None and path.is_file():
+            try:
+                memo[key] = _read(path, key)
+                return memo[key]
+            except Exception:  # damaged, truncated, another key: recompute and overwrite
+                pass
+        value = fn(*args, **kwargs)
+        if path is None:
+            _encode(value, None, "result")  # the same refusals with or without a store
+        else:
+            try:
+                _write(path, key, described, value)
+            except OSError as e:
+                _warn_once(f"cannot write to {store}", e)
+        memo[key] = value
+        return value
+
+    wrapper.cache_clear = memo.clear
+    wrapper.cache_key = cache_key
+    return wrapper

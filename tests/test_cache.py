@@ -1,0 +1,308 @@
+"""The run cache (lowdim.cache): what makes a key, what an entry holds, how a bad one is met.
+
+Every test points the store at its own tmp_path; the pytester sessions count how often a cached
+function really ran by appending to a file, since a memo cannot be seen from outside a process.
+"""
+
+import dataclasses
+import functools
+import importlib.util
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lowdim as ld
+from lowdim import cache
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "_store", tmp_path / "store")
+    return tmp_path / "store"
+
+
+def counted(fn):
+    """fn wrapped to count its real calls in .calls, then cached."""
+    @functools.wraps(fn)  # the cache binds the arguments to fn's signature
+    def body(*args, **kwargs):
+        inner.calls += 1
+        return fn(*args, **kwargs)
+
+    inner = ld.cached(body)
+    inner.calls = 0
+    return inner
+
+
+def result(seeds: tuple, scale: float = 1.0, name: str = "a"):
+    s = torch.tensor(seeds, dtype=torch.float64) * scale
+    return {
+        "acc": s.numpy() / 10,  # float64 array
+        "params": {"w0": s.float().reshape(-1, 1), "b0": torch.zeros(len(seeds), dtype=torch.int64)},
+        (3, "arm", True): (np.arange(3) < 2, np.float32(scale), None, [name, 0.1 + 0.2, 7, True]),
+        "wall_s": 1e-300,
+    }
+
+
+def test_a_second_call_is_a_memo_hit_and_a_new_process_reads_the_disk(store):
+    f = counted(result)
+    first = f((0, 1, 2), 2.0)
+    assert f((0, 1, 2), 2.0) is first and f.calls == 1
+    assert len(list(store.rglob("*.npz"))) == 1
+    f.cache_clear()  # what a new process sees: no memo, the same disk store
+    again = f((0, 1, 2), 2.0)
+    assert f.calls == 1
+    assert again.keys() == first.keys() and list(again) == list(first)
+    assert again["acc"].dtype == np.float64 and np.array_equal(again["acc"], first["acc"])
+    for k, t in first["params"].items():
+        assert again["params"][k].dtype == t.dtype and again["params"][k].device == t.device
+        assert torch.equal(again["params"][k], t)
+    flags, scalar, none, plain = again[(3, "arm", True)]
+    assert flags.dtype == np.bool_ and type(scalar) is np.float32 and scalar == np.float32(2.0)
+    assert none is None and plain == ["a", 0.1 + 0.2, 7, True] and type(plain[2]) is int
+    assert again["wall_s"] == 1e-300
+
+
+def test_without_a_store_it_is_an_in_memory_memo(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "_store", cache._UNSET)
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    assert cache.store_dir() is None
+    f = counted(result)
+    f((1,))
+    f((1,))
+    assert f.calls == 1
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "env"))  # plain Python with the variable
+    assert cache.store_dir() == tmp_path / "env"
+    f((2,))
+    assert len(list((tmp_path / "env").rglob("*.npz"))) == 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    steps: int
+    lr: float = 0.1
+
+
+TEN_STEPS = ld.TrainConfig(steps=10)
+
+
+@pytest.mark.parametrize("changed", [
+    dict(seeds=(0, 1, 3)), dict(seeds=(0, 1)), dict(scale=2.0), dict(scale=1), dict(name="b"),
+    dict(config=ld.TrainConfig(steps=11)), dict(config=ld.TrainConfig(steps=10, lr=0.01)),
+    dict(config=Frozen(10)), dict(config=None), dict(flag=True), dict(flag=1),
+])
+def test_the_key_changes_with_every_argument_and_its_type(changed):
+    def f(seeds, scale=1.0, name="a", config=TEN_STEPS, flag=False):
+        return 0
+
+    key = ld.cached(f).cache_key
+    base = dict(seeds=(0, 1, 2), scale=1.0, name="a", config=ld.TrainConfig(steps=10), flag=False)
+    assert key(**base) != key(**{**base, **changed})
+
+
+def test_the_key_binds_arguments_as_the_call_would():
+    key = ld.cached(lambda seeds, device="cpu", *, steps=3: 0).cache_key
+    assert key((0, 1)) == key((0, 1), "cpu") == key(seeds=(0, 1), steps=3) == key((0, 1), steps=3)
+    assert key((0, 1)) != key((0, 1), steps=4)
+
+
+def test_the_key_changes_with_the_thread_count():
+    key = ld.cached(result).cache_key
+    before, n = key((0,)), torch.get_num_threads()
+    try:
+        torch.set_num_threads(n + 1)
+        assert key((0,)) != before
+    finally:
+        torch.set_num_threads(n)
+    assert key((0,)) == before
+
+
+def _load(path, name="claim_module"):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_key_changes_with_the_file_that_defines_the_function(tmp_path):
+    src = "import lowdim as ld\n\n@ld.cached\ndef run(seeds):\n    return list(seeds)\n"
+    path = tmp_path / "claim_module.py"
+    path.write_text(src)
+    first = _load(path).run.cache_key((0,))
+    path.write_text(src + "# a comment is an edit too\n")
+    assert _load(path).run.cache_key((0,)) != first
+    path.write_text(src)
+    assert _load(path).run.cache_key((0,)) == first
+
+
+def test_the_key_covers_the_lowdim_sources_and_the_versions():
+    described = cache._environment()
+    for k in ("lowdim_source", "python", "torch", "numpy", "cpu_capability"):
+        assert described[k], k
+    lib = {p.name for p in Path(cache.__file__).parent.glob("*.py")}
+    assert cache.PRESENTATION_ONLY <= lib  # a renamed module would silently count again
+    assert {"train.py", "models.py", "data.py", "losses.py", "ntk.py"} <= lib - cache.PRESENTATION_ONLY
+
+
+@pytest.mark.parametrize("bad", [[0, 1], {"a": 1}, np.arange(3), torch.zeros(2), np.int64(3),
+                                 object(), ld.Data(torch.zeros(1, 2, 1), torch.zeros(1, 2))])
+def test_arguments_that_are_not_plain_are_refused(store, bad):
+    f = counted(lambda seeds: 0)
+    with pytest.raises(TypeError, match="argument seeds"):
+        f(bad)
+    assert f.calls == 0
+
+
+def test_a_dataclass_that_is_not_frozen_is_refused(store):
+    @dataclasses.dataclass
+    class Loose:
+        steps: int
+
+    with pytest.raises(TypeError, match="not frozen"):
+        ld.cached(lambda config: 0)(Loose(1))
+
+
+@pytest.mark.parametrize("value", [object(), {"model": ld.MLP((1, 2, 1))}, np.array([None]),
+                                   lambda: 0, {"bad": {1, 2}}])
+def test_results_that_cannot_be_stored_are_refused_with_or_without_a_store(value, monkeypatch,
+                                                                             tmp_path):
+    for where in (None, tmp_path):
+        monkeypatch.setattr(cache, "_store", where)
+        with pytest.raises(TypeError, match="lowdim.cached: the result"):
+            ld.cached(lambda x: value)(1)
+        assert not list(tmp_path.rglob("*.npz"))
+
+
+def _entry(store):
+    (path,) = store.rglob("*.npz")
+    return path
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "other key", "no meta"])
+def test_a_damaged_entry_is_recomputed_and_overwritten(store, damage):
+    f = counted(result)
+    f((5, 6))
+    path = _entry(store)
+    data = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"not a zip file at all")
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "other key":
+        f((7, 8))
+        other = next(p for p in store.rglob("*.npz") if p != path)
+        path.write_bytes(other.read_bytes())
+    else:
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("a0.npy", b"")
+    f.cache_clear()
+    calls = f.calls
+    fresh = f((5, 6))
+    assert f.calls == calls + 1 and np.array_equal(fresh["acc"], result((5, 6))["acc"])
+    f.cache_clear()
+    f((5, 6))
+    assert f.calls == calls + 1  # overwritten with a good entry
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("touch " + os.environ["LOWDIM_TEST_MARK"],))
+
+
+def test_nothing_read_from_the_store_is_unpickled(store, tmp_path, monkeypatch):
+    mark = tmp_path / "unpickled"
+    monkeypatch.setenv("LOWDIM_TEST_MARK", str(mark))
+    f = counted(result)
+    f((1,))
+    path = _entry(store)
+    with np.load(path, allow_pickle=False) as z:  # a plain entry loads without pickle
+        meta = json.loads(z[cache._META].tobytes())
+    assert meta["key"] == path.stem and meta["described"]["arguments"]["seeds"]
+    arrays = {"a0": np.array([Boom()], dtype=object)}
+    with open(path, "wb") as fh:  # an entry that holds a pickled object instead of numbers
+        np.savez(fh, **{cache._META: np.frombuffer(json.dumps(meta).encode(), np.uint8)}, **arrays)
+    assert b"posix" in path.read_bytes() or b"system" in path.read_bytes()
+    with pytest.raises(ValueError, match="allow_pickle"):
+        np.load(path, allow_pickle=False)["a0"]
+    f.cache_clear()
+    f((1,))
+    assert f.calls == 2 and not mark.exists()  # recomputed, and the object never came to life
+
+
+def test_an_entry_is_written_atomically(store, monkeypatch):
+    f = counted(result)
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache.os, "replace", fail)
+    with pytest.warns(RuntimeWarning, match="cannot write"):
+        value = f((3,))
+    assert np.array_equal(value["acc"], result((3,))["acc"])  # the run goes on
+    assert not list(store.rglob("*")) or all(p.is_dir() for p in store.rglob("*"))  # no debris
+    monkeypatch.undo()
+    cache._warned.clear()
+
+
+CACHED_CLAIM = '''
+import os
+import numpy as np
+import lowdim as ld
+
+
+@ld.cached
+def expensive(seeds: tuple):
+    with open(os.environ["LOWDIM_TEST_RUNS"], "a") as f:
+        f.write("ran\\n")
+    return np.array(seeds) * 2.0
+
+
+def test_uses_it(claim):
+    assert expensive(tuple(claim.seeds(3))).tolist() == [0.0, 2.0, 4.0]
+'''
+
+
+def _session(pytester, runs, *args, subprocess=False) -> int:
+    """Run the cached claim file; how often `expensive` has run in all sessions so far."""
+    common = ("-p", "no:randomly", "-p", "no:hypothesispytest", "--lowdim-no-report", *args)
+    if subprocess:  # xdist starts its workers from a fresh process
+        result = pytester.runpytest_subprocess(*common, timeout=300)
+    else:
+        result = pytester.runpytest_inprocess(*common)
+    result.assert_outcomes(passed=1)
+    return runs.read_text().count("ran") if runs.exists() else 0
+
+
+def test_pytest_runs_share_the_store_and_the_clear_options_empty_it(pytester, monkeypatch):
+    runs = pytester.path / "runs.txt"
+    monkeypatch.setenv("LOWDIM_TEST_RUNS", str(runs))
+    pytester.makepyfile(test_cached=CACHED_CLAIM)
+
+    def ran(*args) -> int:
+        return _session(pytester, runs, *args)
+
+    assert ran() == 1
+    assert list((pytester.path / ".pytest_cache" / "d" / "lowdim-runs").rglob("*.npz"))
+    assert ran() == 1  # the second session reads the entry
+    assert ran("--lowdim-cache-clear") == 2
+    assert ran() == 2
+    assert ran("--cache-clear") == 3  # pytest's own option clears it too
+    assert ran("--lowdim-no-cache") == 4
+    assert ran("-p", "no:cacheprovider") == 5  # no pytest cache folder: memory only
+    assert ran() == 5
+
+
+def test_under_xdist_the_controller_clears_before_the_workers_start(pytester, monkeypatch):
+    runs = pytester.path / "runs.txt"
+    monkeypatch.setenv("LOWDIM_TEST_RUNS", str(runs))
+    pytester.makepyfile(test_cached=CACHED_CLAIM)
+    assert _session(pytester, runs) == 1
+    # The old entry is gone before the worker asks for it, and the worker's new one stays.
+    assert _session(pytester, runs, "-n", "2", "--lowdim-cache-clear", subprocess=True) == 2
+    assert _session(pytester, runs) == 2
