@@ -54,8 +54,6 @@ Known artefacts of the source: one data set and 3 runs per activation with unsee
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 import lowdim as ld
@@ -87,7 +85,7 @@ def _model(activation: str) -> ld.MLP:
     return ld.MLP((2, 30, 30, 2), activation=activation, weight_init=ld.Init("xavier"))
 
 
-@functools.cache
+@ld.cached
 def _run(seeds: tuple[int, ...], device: str, activation: str, key: str):
     """Per seed: test accuracy (S,), and the change of each layer's weights and biases (S, 3)."""
     data = ld.make_moons(list(seeds), n_samples=500, noise=0.1, test_size=0.2, key=key)

@@ -95,7 +95,7 @@ def _data(seeds: tuple[int, ...], key: str) -> ld.Data:
                                     test_size=0.2, key=key)
 
 
-@functools.cache
+@ld.cached
 def _run(seeds: tuple[int, ...], key: str, device: str, batch: int | None,
          sampling: str = "random") -> dict:
     """(S,) train and test accuracy of one batch size, and the run's wall seconds."""

@@ -23,7 +23,8 @@ Method  (A) Two Gaussian clusters, class 0 at (0, 1) and class 1 at (0, 2), std 
         online SGD (one point per step, in the data's order, no shuffling) with lr 0.002 on the
         one-hot targets, updates as the asker's hand-written backprop made them (see Known
         artefacts), numpy float64 as the asker ran it. The quick profile trains 3 epochs
-        (24,000 steps), the full profile the asker's 300. 40 seeds (quick), 100 (full).
+        (24,000 steps), the full profile the asker's 300. 120 seeds (quick; 40 before the
+        redesign noted in Outcome), 100 (full).
         Bias arm: the same net with a zero-initialised bias on the hidden and the output layer,
         updated by the same backprop (the answer's "adding bias terms"), same init, same masks.
         Diagnostic arms, same seeds: stated before any run, the nets trained without dropout;
@@ -79,6 +80,15 @@ Outcome quick profile, seeds 0-39. (A) as expected, at both depths: all 40 bias-
         dropout on by 0.051 (supported) and test acc by 0.024 [0.016, inf): not shown above
         the 0.02 margin, so that row is xfail in the quick profile. Without dropout biases lift
         test acc by 0.046, with the true ReLU derivative by 0.050 (both supported).
+        Redesigned after a replication at offset 500000 showed the quick (B) design
+        under-powered: there the test acc gain was shown above the margin (the quick xfail
+        XPASSED), on seeds 0-39 it was not, so the row's fate depended on the seed block. Fresh
+        design blocks 600000 and 700000 (200 seeds each, 3 epochs) put the gain at 0.027-0.031,
+        ~0.5 sd above the margin: 40 seeds had power 0.6, 120 have >= 0.98 (numbers above
+        N_SEEDS_B). The quick (B) seed count is now 120, the statement and margin unchanged.
+        Re-run on seeds 0-119: test acc gain 0.026 [0.022, inf), p 2e-4, supported, so the
+        quick-profile xfail on that row is removed (the full profile's xfail stays); every
+        other row kept its verdict.
         Full profile (A: seeds 0-399; B: seeds 0-99, 300 epochs): (A) 400 of 400 in every
         row. (B) the biased net with dropout decays to test acc 0.571, train acc with dropout
         on 0.489 (bias-free 0.790 and 0.624): both answer rows refuted (xfail); the symptom,
@@ -149,7 +159,7 @@ def _clusters(seeds: tuple[int, ...], layout: str) -> ld.Data:
     return ld.per_seed(seeds, make, key=KEY)
 
 
-@functools.cache
+@ld.cached
 def cluster_accuracy(seeds: tuple[int, ...], device: str, layout: str, depth: str,
                      bias: bool) -> np.ndarray:
     """(S,) held-out accuracy of the nets trained on one layout."""
@@ -218,7 +228,16 @@ def test_biases_gain_nothing_on_origin_symmetric_clusters(claim, depth):
 # 0.033, sd 0.022 (Wilcoxon vs the 0.02 margin: p = 0.022 with 16 seeds, effect 0.6 sd);
 # n = 40 gives ~90% power at alpha 0.01 for that effect. Every other paired effect in (B) was
 # >= 2 sd from its margin there (p <= 2e-4 with 16 seeds).
-N_SEEDS_B = dict(quick=40, full=100)
+# Redesigned (quick 40 -> 120) after a replication at --lowdim-seed-offset 500000 decided the test
+# acc gain > 0.02 (SUPPORTED) where the reported seeds 0-39 had left it INCONCLUSIVE: at 40 seeds
+# the row's fate depended on the seed block. Two fresh design blocks of 200 seeds, 3 epochs:
+# block 600000, gain in test acc mean 0.027, sd 0.020, pseudo-median 0.028; block 700000, mean
+# 0.030, sd 0.017, pseudo-median 0.031: the gain lies ~0.5 sd above the margin. Power by
+# resampling (2,000 draws of n seeds with replacement, Wilcoxon vs 0.02 at alpha 0.01): block
+# 600000 0.62 at 40, 0.91 at 80, 0.96 at 100, 0.98 at 120, 0.99 at 140; block 700000 1.0 from
+# 80 on. 120 seeds decide the margin statement with power >= 0.98 on both blocks; the other
+# answer row (train acc with dropout on, gain 0.052-0.054) had power 1.0 at 40 there.
+N_SEEDS_B = dict(quick=120, full=100)
 EPOCHS = dict(quick=3, full=300)  # the asker ran 300; 3 is the quick profile's stated budget
 N_HIDDEN, N_CLASSES, LR = 10, 4, 0.002
 ARMS = {  # name: (bias on every layer, dropout on the hidden layer, backprop)
@@ -286,7 +305,7 @@ def _accuracy(params, x, y) -> np.ndarray:
     return (out.argmax(-1) == y[None]).mean(axis=1)
 
 
-@functools.cache
+@ld.cached
 def train_asker_nets(seeds: tuple[int, ...], epochs: int) -> dict[str, dict[str, np.ndarray]]:
     """Every arm on every seed, trained as the asker did; per arm (S,) arrays:
     "train acc, dropout on" (running accuracy over the last epoch, the asker's Train-Acc),
@@ -350,15 +369,10 @@ _DECAYS = pytest.mark.xfail(
     reason="over the asker's 300 epochs the net with biases, dropout and the asker's backprop "
     "does not converge: its accuracy decays far below the bias-free net's",
 )
-_SMALL_GAIN = pytest.mark.xfail(
-    f"not ({_FULL})", strict=True,
-    reason="after 3 epochs the biased net's gain in test accuracy is not shown to exceed the "
-    "margin: it is positive but small next to the seed-to-seed spread",
-)
 
 
 @pytest.mark.parametrize("metric", [
-    pytest.param("test acc", marks=[_SMALL_GAIN, _DECAYS]),
+    pytest.param("test acc", marks=_DECAYS),
     pytest.param("train acc, dropout on", marks=_DECAYS),
 ])
 def test_adding_biases_lifts_the_asker_net(claim, metric):

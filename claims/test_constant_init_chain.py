@@ -88,8 +88,6 @@ Known artefacts of the source
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
@@ -143,7 +141,7 @@ def _make(rng: np.random.Generator):
     return x, np.full((N_TRAIN, 1), TARGET), x_test, np.full((N_TEST, 1), TARGET)
 
 
-@functools.cache
+@ld.cached
 def _run(seeds: tuple[int, ...], device: str, init: str, key: str) -> dict[str, np.ndarray]:
     """Train one arm; per-seed figures, each (S,) or (S, L) with L = 4 layers (output last)."""
     data = ld.per_seed(seeds, _make, key=key, dtype=torch.float64)

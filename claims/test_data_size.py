@@ -88,7 +88,6 @@ Known artefacts of the source: 3 runs with unseeded fits (the classifier objects
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import numpy as np
@@ -158,7 +157,7 @@ def _score(name: str, random_state: int, x, y, x_test, y_test) -> float:
     return float(clf.score(x_test, y_test))
 
 
-@functools.cache
+@ld.cached
 def _one_seed(seed: int, key: str, ns: tuple[int, ...], signal: bool):
     """One seed: test accuracy (len(ns),) per classifier, and the draw's Bayes accuracy."""
     seps = np.asarray(CLASS_SEPS) if signal else np.zeros(D)

@@ -55,8 +55,6 @@ Known artefacts of the source: the paper counts nets its sufficient criterion co
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
@@ -234,7 +232,7 @@ def _rel_excess(final, x, p) -> np.ndarray:
     return ((_loss(final, x, Y, p) - ref) / ref).cpu().numpy()
 
 
-@functools.cache
+@ld.cached
 def _outcomes(seeds: tuple, width: int, horizon: float, device: str, one_sided=False) -> dict:
     x = X_ONE_SIDED if one_sided else X
     state, p, lr, kappa = _setup(list(seeds), width, x, device)
@@ -249,7 +247,7 @@ def _outcomes(seeds: tuple, width: int, horizon: float, device: str, one_sided=F
     }
 
 
-@functools.cache
+@ld.cached
 def _control(seeds: tuple, device: str) -> dict:
     state, p, lr, _ = _setup(list(seeds), CONTROL_WIDTH, X, device,
                              bias_init=ld.Init("uniform", CONTROL_BIAS))

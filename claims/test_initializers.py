@@ -54,6 +54,17 @@ Outcome (reported seeds, quick: 40 seeds, 80 for N(0, 1)) Ones never train (medi
         "Very good training": Xavier falls short of LDA by a pseudo-median 0.03 (p 0.013 at 40
         seeds; supported at 100 seeds in the full profile, p 2e-4); N(0, 0.01) by 0.04 (p 0.07;
         0.0375 and p 0.013 at 100): not established, xfail (Xavier in the quick profile only).
+        Redesigned after a replication at offset 500000 showed the quick "very good" rows
+        under-powered: both xfails rested on an INCONCLUSIVE whose fate depended on the seed
+        block (Xavier's could XPASS often, N(0, 0.01)'s about one block in ten). Design blocks
+        600000 and 700000 (200 seeds each; numbers above N_SEEDS): Xavier's shortfall -0.020 and
+        -0.030 is decided at 200 seeds (power >= 0.97 on both), so the Xavier arm now runs 200
+        quick seeds, the statement unchanged; N(0, 0.01)'s -0.035 / -0.040 is not decided even at
+        400, so the quick profile skips that row and the full profile keeps it (and its xfail).
+        Re-run on seeds 0-199 (Xavier): pseudo-median -0.02 [-0.03, inf), p 1e-8, supported, so
+        the quick-profile xfail on Xavier is removed. The other rows kept their verdicts (the
+        Xavier - N(0, 0.01) curve comparison pairs on N(0, 0.01)'s 40 seeds as before; the
+        negative control now runs on the 200 Xavier seeds).
 Known artefacts of the source
         - The method text says the class means are 1 apart in every dimension; the source notes
           give experiment 10 the data of experiment 9 (means 1/(i+1)); we follow the notes. The
@@ -89,8 +100,25 @@ pytestmark = pytest.mark.claim(
 # - "very good training": pseudo-median(acc - LDA) -0.035 (Xavier), -0.045 (N(0, 0.01)) at 80
 #   seeds, at the -0.05 margin: power 0.16 at 40 and 0.61 at 200 seeds for Xavier, none for
 #   N(0, 0.01); no affordable count decides it, so it runs on the common N_SEEDS.
+# Redesigned after a replication at --lowdim-seed-offset 500000: the quick-only xfail on Xavier
+# "very good" rested on an under-powered INCONCLUSIVE (p 0.013 on seeds 0-39), so its fate
+# depended on the seed block; N(0, 0.01)'s xfail likewise. Fresh design blocks of 200 seeds,
+# pseudo-median(acc - LDA), power by resampling (2,000 draws of n seeds with replacement,
+# Wilcoxon vs -0.05 at alpha 0.01):
+# - Xavier: block 600000 -0.020 (mean -0.038, sd 0.063), power 0.58 at 40, 0.95 at 100, 1.0 at
+#   200; block 700000 -0.030 (mean -0.043, sd 0.064), power 0.34 at 40, 0.74 at 100, 0.88 at
+#   150, 0.97 at 200; both pooled (400 seeds) -0.025 [-0.035, -0.020], power 0.97 at 150, 0.99
+#   at 200. (The 100000 block's -0.035 at 80 seeds was the low end of this range.) So the
+#   Xavier arm runs N_SEEDS_XAVIER = 200 quick seeds: affordable, and power >= 0.97 on both
+#   blocks. Its full count is 200 too: at 100 its power is 0.74-0.95 on these blocks.
+# - N(0, 0.01): block 600000 -0.035, power 0.18 at 40, 0.43 at 100, 0.96 at 400; block 700000
+#   -0.040, power 0.09 at 40, 0.22 at 100, 0.70 at 400: at 40 quick seeds its strict xfail would
+#   XPASS in about one block in ten, and no affordable count decides it. The quick profile
+#   therefore makes no statement on it (the row is skipped there); the full profile keeps the
+#   source's statement and its xfail.
 N_SEEDS = {"quick": 40, "full": 100}
 N_SEEDS_LARGE_GAUSSIAN = {"quick": 80, "full": 200}
+N_SEEDS_XAVIER = {"quick": 200, "full": 200}
 
 D = 12
 CLASS_SEPS = tuple(1 / (i + 1) for i in range(D))
@@ -115,7 +143,7 @@ def _data(seeds: tuple[int, ...], key: str) -> ld.Data:
                                     test_size=0.2, key=key)
 
 
-@functools.cache
+@ld.cached
 def _lda_accuracy(seeds: tuple[int, ...], key: str) -> np.ndarray:
     """(S,) test accuracy of LDA fitted on each seed's training split."""
     d = _data(seeds, key)
@@ -125,7 +153,7 @@ def _lda_accuracy(seeds: tuple[int, ...], key: str) -> np.ndarray:
     ])
 
 
-@functools.cache
+@ld.cached
 def _curve(seeds: tuple[int, ...], key: str, device: str, init: str) -> np.ndarray:
     """(11, S) test accuracy at steps 0, 50, ..., 500."""
     data = _data(seeds, key).to(device)
@@ -142,7 +170,8 @@ def _curve(seeds: tuple[int, ...], key: str, device: str, init: str) -> np.ndarr
 def _run(claim, init: str, n: int | None = None) -> tuple[tuple[int, ...], np.ndarray]:
     """Seeds and (11, S) curve of one arm: its own seed count, or the first n of them (a seed's
     numbers do not depend on which other seeds trained beside it)."""
-    own = claim.choose(**(N_SEEDS_LARGE_GAUSSIAN if init == "normal-1" else N_SEEDS))
+    counts = {"normal-1": N_SEEDS_LARGE_GAUSSIAN, "xavier": N_SEEDS_XAVIER}.get(init, N_SEEDS)
+    own = claim.choose(**counts)
     seeds = tuple(claim.seeds(own))
     curve = _curve(seeds, claim.id, claim.device, init)
     if n is None:
@@ -156,20 +185,17 @@ def _curve_mean(curve: np.ndarray) -> np.ndarray:
     return curve[1:].mean(axis=0)  # (S,): steps 50..500, the notebook's plotted points
 
 
-QUICK_PROFILE = "config.getoption('lowdim_profile') == 'quick'"  # an xfail condition string
-
-
 @pytest.mark.parametrize("init", [
-    pytest.param("xavier", marks=pytest.mark.xfail(QUICK_PROFILE, strict=True, reason=(
-        "Not established at the quick profile's seed count: Xavier nets fall short of the LDA "
-        "reference by a little less than the stated margin, too close to it to decide on this "
-        "few seeds; the full profile decides it."))),
+    "xavier",
     pytest.param("normal-0.01", marks=pytest.mark.xfail(strict=True, reason=(
         "Not established that N(0, 0.01) nets train 'very well': after the notebook's 500 steps "
         "their typical shortfall from the LDA reference sits at the stated margin, with a tail "
         "of seeds far below it, so neither profile decides it."))),
 ])
 def test_xavier_and_small_gaussian_inits_lead_to_very_good_training(claim, init):
+    if init == "normal-0.01" and claim.profile == "quick":
+        pytest.skip("full profile only: N(0, 0.01)'s typical shortfall from LDA sits at the "
+                    "margin, which no affordable quick seed count decides (notes above N_SEEDS)")
     seeds, curve = _run(claim, init)
     lda = _lda_accuracy(seeds, claim.id)
     ev = claim.record(ld.paired(curve[-1], lda, margin=-LDA_MARGIN, alternative="greater",
@@ -193,8 +219,8 @@ def test_ones_and_large_gaussian_inits_do_not_lead_to_training(claim, init):
 
 
 def test_small_gaussian_init_trains_not_quite_as_well_as_xavier(claim):
-    _, xavier = _run(claim, "xavier")
-    _, small = _run(claim, "normal-0.01")
+    seeds, small = _run(claim, "normal-0.01")
+    _, xavier = _run(claim, "xavier", n=len(seeds))  # paired on N(0, 0.01)'s seeds
     ev = claim.record(ld.paired(_curve_mean(xavier), _curve_mean(small), alternative="greater",
                                 statistic="pseudo-median(curve mean: Xavier - N(0, 0.01))"))
     assert ev.supported, ev

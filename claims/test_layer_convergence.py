@@ -53,8 +53,6 @@ Known artefacts of the source: one run; the 50 plotted weights per layer were
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
@@ -92,9 +90,10 @@ def _config(loss: str) -> ld.TrainConfig:
 
 def convergence_times(snapshots: dict[int, dict[str, torch.Tensor]]) -> tuple[np.ndarray, ...]:
     """Per seed and weight layer: tau (first stored step after which r stays < NEAR) and the
-    total displacement ||W(T) - W(0)||_F. snapshots: {step: {name: (S, ...)}}. -> (S, L) each."""
+    total displacement ||W(T) - W(0)||_F. snapshots: {step: {name: (S, ...)}}. -> (S, L) each,
+    and r itself, (S, L, M) over the M stored steps (for the report's figure)."""
     steps = sorted(snapshots)
-    taus, moved = [], []
+    taus, moved, rs = [], [], []
     for name in LAYERS:
         w = torch.stack([snapshots[t][name].double() for t in steps])  # (M, S, in, out)
         dist = (w - w[-1]).flatten(2).norm(dim=-1)  # (M, S): ||W(t) - W(T)||
@@ -105,24 +104,28 @@ def convergence_times(snapshots: dict[int, dict[str, torch.Tensor]]) -> tuple[np
         last_far = torch.where(far, idx, torch.full_like(idx, -1)).max(dim=0).values  # (S,)
         taus.append(torch.tensor(steps)[(last_far + 1).clamp(max=len(steps) - 1)])
         moved.append(total)
-    return (torch.stack(taus, 1).double().numpy(), torch.stack(moved, 1).cpu().numpy())
+        rs.append((dist / total).T)  # (S, M); NaN where the layer never moved
+    return (torch.stack(taus, 1).double().numpy(), torch.stack(moved, 1).cpu().numpy(),
+            torch.stack(rs, 1).cpu().numpy())
 
 
-@functools.cache
+@ld.cached
 def _run(seeds: tuple[int, ...], key: str, device: str, loss: str):
-    """(S, 4) convergence steps and (S, 4) total displacements, trained in chunks."""
+    """(S, 4) convergence steps, (S, 4) total displacements, trained in chunks; and the stored
+    steps (M,) with r, (S, 4, M)."""
     data = ld.make_gaussian_mixture(list(seeds), n_samples=500, d=D, class_seps=CLASS_SEPS,
                                     test_size=0.2, key=key)
-    taus, moved = [], []
+    taus, moved, rs = [], [], []
     for start in range(0, len(seeds), CHUNK):
         part = list(seeds[start:start + CHUNK])
         sub = data.select(slice(start, start + CHUNK))
         result = ld.train(MODEL, sub, _config(loss), seeds=part, key=key, device=device)
         snaps = {t: {k: v.cpu() for k, v in p.items()} for t, p in result.snapshots.items()}
-        t, m = convergence_times(snaps)
+        t, m, r = convergence_times(snaps)
         taus.append(t)
         moved.append(m)
-    return np.concatenate(taus), np.concatenate(moved)
+        rs.append(r)
+    return np.concatenate(taus), np.concatenate(moved), (sorted(snaps), np.concatenate(rs))
 
 
 def _seeds(claim) -> tuple[int, ...]:
@@ -130,16 +133,19 @@ def _seeds(claim) -> tuple[int, ...]:
 
 
 def test_weights_of_later_layers_converge_more_quickly(claim):
-    taus, moved = _run(_seeds(claim), claim.id, claim.device, "mse")
+    taus, moved, (steps, r) = _run(_seeds(claim), claim.id, claim.device, "mse")
     displacement = moved.mean(0).round(4).tolist()  # (4,) mean ||W(T) - W(0)|| per layer
+    curves = {name: {"x": steps, "y": r[:, i], "ylabel": "r(t) = ||W(t) - W(T)|| / ||W(0) - W(T)||"}
+              for i, name in enumerate(LAYERS)}  # what tau is read from, for the report's figure
     ev = claim.record(ld.trend(taus, conditions=LAYERS, alternative="decreasing", alpha=ALPHA,
                                statistic="mean Spearman rho(layer index, steps to converge)"),
-                      mean_displacement=dict(zip(LAYERS, displacement, strict=True)))
+                      mean_displacement=dict(zip(LAYERS, displacement, strict=True)),
+                      curves=curves)
     assert ev.supported, ev
 
 
 def test_negative_control_without_a_gradient_no_layer_moves(claim):
-    _, moved = _run(_seeds(claim), claim.id, claim.device, "constant")
+    _, moved, _ = _run(_seeds(claim), claim.id, claim.device, "constant")
     ev = claim.record(ld.equivalence(moved.max(axis=1), margin=CONTROL_MARGIN, alpha=ALPHA,
                                      statistic="pseudo-median(max over layers ||W(T) - W(0)||), "
                                                "zero-gradient loss"))

@@ -55,8 +55,6 @@ Known artefacts of the source: 5 runs, each with a new data set (the same one ac
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
@@ -92,7 +90,7 @@ def _config(loss: str) -> ld.TrainConfig:
                           sampling="random", loss=loss, record_every=0)
 
 
-@functools.cache
+@ld.cached
 def _run(seeds: tuple[int, ...], device: str, loss: str, key: str):
     """Per seed: test accuracy (S,) and whether every parameter equals its init (S,) bool."""
     data = ld.make_gaussian_mixture(list(seeds), n_samples=500, d=12, class_seps=CLASS_SEPS,

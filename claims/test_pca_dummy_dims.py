@@ -84,8 +84,6 @@ Known artefacts of the source: 3 runs, unseeded TF init; only 20 test points per
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
@@ -205,7 +203,7 @@ def _train_group(xs, ys, seeds, key, device) -> list[np.ndarray]:
     return [acc[i * s:(i + 1) * s] for i in range(c)]
 
 
-@functools.cache
+@ld.cached
 def _accuracies(seeds: tuple[int, ...], device: str, key: str, profile: str) -> dict:
     """{(D, arm, signal): test accuracy (S,)} for every condition of the profile, and
     {(D, signal): Bayes accuracy (S,)}."""

@@ -70,8 +70,6 @@ Known artefacts of the source: 3 runs (iters=3), TF init unseeded; the true- and
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
@@ -151,7 +149,7 @@ def _labels(arm: str):
     return make
 
 
-@functools.lru_cache(maxsize=16)  # every run of a profile (at most 9) stays cached
+@ld.cached  # in memory and on disk (the run cache): nothing trains twice
 def accuracy_curve(seeds: tuple[int, ...], device: str, key: str, arm: str, n: int,
                    steps: int) -> np.ndarray:
     """(steps / EVERY + 1, S) training accuracy on all n points after 0, EVERY, ..., steps."""

@@ -63,7 +63,6 @@ Known artefacts of the source: one run per condition, each with a NEW data set a
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 import pytest
@@ -106,7 +105,7 @@ def _run(seeds: tuple[int, ...], device: str, penalty: str, lam: float, key: str
     return _train(seeds, device, "none" if lam == 0.0 else penalty, lam, key)
 
 
-@functools.cache
+@ld.cached
 def _train(seeds: tuple[int, ...], device: str, penalty: str, lam: float, key: str) -> dict:
     data = ld.make_gaussian_mixture(list(seeds), n_samples=500, d=12, class_seps=CLASS_SEPS,
                                     test_size=0.2, key=key)

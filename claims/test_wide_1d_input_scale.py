@@ -133,7 +133,7 @@ def _checked(device: str) -> bool:
     return True
 
 
-@functools.cache
+@ld.cached
 def _trained(seeds: tuple, which: str, scale: str, rule: str, steps: int, device: str):
     """Final parameters and final MSE (S,) of one arm."""
     assert _checked(device)

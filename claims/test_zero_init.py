@@ -170,10 +170,11 @@ def _data(seeds: tuple[int, ...], key: str) -> ld.Data:
                                     test_size=0.2, key=key)
 
 
-@functools.cache
+@ld.cached
 def _train(seeds: tuple[int, ...], key: str, device: str, arm: str) -> dict[str, np.ndarray]:
     """Per seed: test accuracy, test predictions (S, 100), the largest unit spread at any step,
-    the spread after training, and whether every weight (and hidden bias) is still exactly 0."""
+    the spread after training, and whether every weight (and hidden bias) is still exactly 0;
+    for the report's figure, the training loss and the unit spread over steps."""
     activation, init, dtype = ARMS[arm]
     data = _data(seeds, key).to(device)
     config = dataclasses.replace(CONFIG, dtype=dtype)
@@ -195,6 +196,10 @@ def _train(seeds: tuple[int, ...], key: str, device: str, arm: str) -> dict[str,
         "spread_ever": result.monitor.amax(0).cpu().double().numpy() if monitor else None,
         "spread_final": unit_spread(p).cpu().double().numpy() if monitor else None,
         "still_zero": still_zero.cpu().numpy(),
+        "loss_curve": {"x": result.loss_steps, "y": result.losses.T, "ylabel": "training loss",
+                       "yscale": "log"},  # (S, R)
+        "spread_curve": {"x": result.monitor_steps, "y": result.monitor.T, "yscale": "symlog",
+                         "ylabel": "unit spread"} if monitor else None,  # (S, M)
     }
 
 
@@ -203,16 +208,20 @@ def _run(claim, arm: str, counts=N_SEEDS) -> dict[str, np.ndarray]:
 
 
 def test_zero_initialised_sigmoid_nets_eventually_train(claim):
-    ev = claim.record(ld.location(_run(claim, "sigmoid-zeros")["acc"], threshold=TRAINED,
-                                  alternative="greater", statistic="median test accuracy"))
+    run = _run(claim, "sigmoid-zeros")
+    ev = claim.record(ld.location(run["acc"], threshold=TRAINED,
+                                  alternative="greater", statistic="median test accuracy"),
+                      curves={"sigmoid-zeros": run["loss_curve"]})
     assert ev.supported, ev
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_negative_control_zero_initialised_tanh_and_relu_nets_do_not_train(claim, activation):
-    ev = claim.record(ld.location(_run(claim, f"{activation}-zeros", N_CONTROL)["acc"],
+    run = _run(claim, f"{activation}-zeros", N_CONTROL)
+    ev = claim.record(ld.location(run["acc"],
                                   threshold=TRAINED, alternative="less",
-                                  statistic="median test accuracy"))
+                                  statistic="median test accuracy"),
+                      curves={f"{activation}-zeros": run["loss_curve"]})
     assert ev.supported, ev
 
 
@@ -228,20 +237,24 @@ def test_hidden_units_of_zero_initialised_sigmoid_nets_stay_nearly_identical(cla
     run = (_run(claim, "sigmoid-zeros") if dtype == "float32"
            else _run(claim, "sigmoid-zeros-float64", N_CONTROL))
     ev = claim.record(ld.location(run["spread_ever"], threshold=SPREAD_TOL, alternative="less",
-                                  statistic="median of the largest unit spread over all steps"))
+                                  statistic="median of the largest unit spread over all steps"),
+                      curves={f"sigmoid-zeros {dtype}": run["spread_curve"]})
     assert ev.supported, ev
 
 
 def test_control_small_gaussian_init_gives_distinct_units(claim):
     run = _run(claim, "sigmoid-normal-0.01", N_CONTROL)
     ev = claim.record(ld.location(run["spread_final"], threshold=SPREAD_TOL, alternative="greater",
-                                  statistic="median unit spread after training"))
+                                  statistic="median unit spread after training"),
+                      curves={"sigmoid-normal-0.01": run["spread_curve"]})
     assert ev.supported, ev
 
 
 def test_exactly_symmetric_one_unit_per_layer_nets_train_as_well(claim):
     ev = claim.record(ld.location(_run(claim, "sigmoid-tied")["acc"], threshold=TRAINED,
-                                  alternative="greater", statistic="median test accuracy"))
+                                  alternative="greater", statistic="median test accuracy"),
+                      curves={arm: _run(claim, arm)["loss_curve"]
+                              for arm in ("sigmoid-tied", "sigmoid-zeros")})
     assert ev.supported, ev
 
 
@@ -257,9 +270,11 @@ def test_zero_initialised_nets_predict_exactly_what_one_unit_per_layer_nets_pred
     "rounding makes them differ, but only by a tiny fraction of their weights (by far less in "
     "float64), far below what distinct units show, and the nets have trained by then."))
 def test_numerical_errors_make_the_units_of_zero_initialised_nets_diverge(claim):
-    ev = claim.record(ld.location(_run(claim, "sigmoid-zeros")["spread_final"],
+    run = _run(claim, "sigmoid-zeros")
+    ev = claim.record(ld.location(run["spread_final"],
                                   threshold=SPREAD_TOL, alternative="greater",
-                                  statistic="median unit spread after training"))
+                                  statistic="median unit spread after training"),
+                      curves={"sigmoid-zeros": run["spread_curve"]})
     assert ev.supported, ev
 
 

@@ -198,8 +198,15 @@ def _encode(value: Any, arrays: dict[str, np.ndarray] | None, where: str) -> Any
     if t in (tuple, list):
         return {t.__name__: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]}
     if t is dict:
-        return {"dict": [[_encode(k, None, f"{where} key {k!r}"),
-                          _encode(v, arrays, f"{where}[{k!r}]")] for k, v in value.items()]}
+        for k in value:  # plain keys only (a tensor key would hash by identity)
+            try:
+                _plain(k, "key")
+            except TypeError:
+                raise TypeError(f"lowdim.cached: the result at {where} has a key of type "
+                                f"{type(k).__name__}; dict keys must be None, bool, int, float, "
+                                "str or tuples of them") from None
+        return {"dict": [[_encode(k, None, f"{where} key"), _encode(v, arrays, f"{where}[{k!r}]")]
+                         for k, v in value.items()]}
     if isinstance(value, torch.Tensor):
         if value.layout != torch.strided:
             raise TypeError(f"lowdim.cached: the result at {where} is a {value.layout} tensor; "
@@ -208,8 +215,10 @@ def _encode(value: Any, arrays: dict[str, np.ndarray] | None, where: str) -> Any
         bits = value.detach()
         if value.dtype == torch.bfloat16:  # numpy has no bfloat16: keep its bits
             bits = bits.view(torch.int16)
+        if arrays is None:  # checking only: convert no data
+            bits = bits.reshape(-1)[:0]
         try:
-            a = bits.cpu().numpy() if arrays is not None else bits.reshape(-1)[:0].cpu().numpy()
+            a = bits.cpu().numpy()
         except TypeError as e:
             raise TypeError(f"lowdim.cached: the tensor at {where} ({dtype}) has no numpy "
                             f"equivalent to store it as: {e}") from None

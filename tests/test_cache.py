@@ -167,7 +167,7 @@ def test_a_dataclass_that_is_not_frozen_is_refused(store):
 
 
 @pytest.mark.parametrize("value", [object(), {"model": ld.MLP((1, 2, 1))}, np.array([None]),
-                                   lambda: 0, {"bad": {1, 2}}])
+                                   lambda: 0, {"bad": {1, 2}}, {torch.zeros(1): 1}])
 def test_results_that_cannot_be_stored_are_refused_with_or_without_a_store(value, monkeypatch,
                                                                              tmp_path):
     for where in (None, tmp_path):

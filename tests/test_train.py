@@ -598,3 +598,29 @@ def test_the_optimizer_step_is_torch_optims_step_to_the_bit(optimizer, momentum)
             p.grad = grad
         theirs.step()
         assert all(torch.equal(a, b) for a, b in zip(leaves, ref))
+
+
+@pytest.mark.parametrize("model, config", [
+    (ld.MLP((2, 16, 16, 3), activation="sigmoid"),
+     ld.TrainConfig(steps=30, batch_size=8, l2=0.1, snapshot_every=10, loss="cross_entropy")),
+    (ld.MLP((2, 64, 3), dropout=0.3), ld.TrainConfig(steps=20, optimizer="sgd", momentum=0.9,
+                                                     batch_size=12, sampling="epoch")),
+])
+def test_training_in_chunks_of_seeds_gives_the_whole_batchs_numbers(model, config, monkeypatch):
+    import importlib
+
+    train_module = importlib.import_module("lowdim.train")  # (lowdim.train is the function)
+    seeds = list(range(7))
+    data = clusters(seeds)
+    whole = ld.train(model, data, config, seeds=seeds, key=KEY)
+    monkeypatch.setattr(train_module, "_SEED_CHUNK_BYTES", 1)  # the smallest chunks: 2 to 3 seeds
+    chunks = train_module._seed_chunks(model, data, config, torch.device("cpu"), 7)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 2), (2, 4), (4, 7)]
+    parts = ld.train(model, data, config, seeds=seeds, key=KEY)
+    assert whole.snapshots.keys() == parts.snapshots.keys()
+    for a, b in ((whole.params, parts.params), (whole.init, parts.init),
+                 *((whole.snapshots[t], parts.snapshots[t]) for t in whole.snapshots)):
+        assert a.keys() == b.keys()
+        for k in a:  # equal up to float rounding (element-wise kernels round a tail their way)
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(whole.losses, parts.losses, rtol=1e-4, atol=1e-6)
