@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from . import adaptive as _adaptive
 from . import baseline as _baseline
 from . import figures as _figures
 from . import reliability as _rel
@@ -70,6 +71,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="empty the run cache (.pytest_cache/d/lowdim-runs) before the run")
     g.addoption("--lowdim-no-cache", action="store_true",
                 help="neither read nor write the run cache: train everything again")
+    g.addoption("--lowdim-adaptive", action="store_true",
+                help="train each claim's seeds in growing prefixes (8, 16, 32, ... up to its "
+                     "count) and stop at an anytime-valid decision (lowdim/adaptive.py)")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class Options:
     threads: int
     write: bool
     timeout: float | None = None  # --lowdim-timeout (lowdim/reliability.py)
+    adaptive: bool = False  # --lowdim-adaptive (lowdim/adaptive.py)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -103,6 +108,7 @@ def _options(config: pytest.Config) -> Options:
         threads=config.getoption("lowdim_threads"),
         write=not config.getoption("lowdim_no_report"),
         timeout=config.getoption("lowdim_timeout"),
+        adaptive=bool(config.getoption("lowdim_adaptive")),
     )
     try:
         _rel.check_timeout(o.timeout, "--lowdim-timeout")
@@ -240,6 +246,8 @@ class Claim:
         self.source: str = info["source"]
         self._recorded = False
         self._seed_counts: set[int] = set()  # what seeds() handed out: part of the method hash
+        # --lowdim-adaptive: seeds() hands out the current look's prefix, record() converts
+        self._adaptive = _adaptive.attach(self, self._item) if self._opts.adaptive else None
 
     @property
     def device(self) -> str:
@@ -260,7 +268,9 @@ class Claim:
         if int(n) < 1:
             raise ValueError(f"n: got {n}; a claim needs at least one seed")
         count = self._opts.seeds if self._opts.seeds is not None else int(n)
-        self._seed_counts.add(count)
+        self._seed_counts.add(count)  # the budget (the method), also under --lowdim-adaptive
+        if self._adaptive is not None:
+            count = self._adaptive.prefix(count)
         return list(range(self._opts.seed_offset, self._opts.seed_offset + count))
 
     def record(self, evidence: Evidence, *, curves: dict[str, dict] | None = None,
@@ -272,6 +282,8 @@ class Claim:
         if not isinstance(evidence, Evidence):
             raise TypeError(f"evidence: got {type(evidence).__name__}; pass a lowdim Evidence")
         packed = _figures.pack_curves(curves) if curves is not None else None
+        if self._adaptive is not None and not self._recorded:
+            evidence = self._adaptive.convert(evidence)  # or _NeedMoreSeeds: the next look
         if self._recorded:
             raise RuntimeError(f"{self._item.nodeid}: record() was called twice; one Evidence "
                                "per test (parametrize to record several)")
@@ -280,7 +292,9 @@ class Claim:
         params.update(conditions)
         payload = {"evidence": evidence.to_dict(), "conditions": _plain(params)}
         k = self._opts.seed_offset
-        payload["seeds"] = [k, k + max(self._seed_counts) - 1] if self._seed_counts else None
+        trained = (self._adaptive.trained if self._adaptive is not None
+                   else max(self._seed_counts, default=0))
+        payload["seeds"] = [k, k + trained - 1] if trained else None
         payload["method_hash"] = _baseline.method_hash(
             module_path=getattr(self._item.module, "__file__", None),
             test=getattr(self._item, "originalname", None) or self._item.name,
@@ -291,6 +305,16 @@ class Claim:
         self._item.user_properties.append((PROP_EVIDENCE, json.dumps(payload, sort_keys=True)))
         self._item.user_properties.extend(_baseline.junit_properties(payload))
         return evidence
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    # --lowdim-adaptive: a look that did not decide asks (from Claim.record) for more seeds;
+    # the test function runs again with the next look. Without the option nothing is caught.
+    try:
+        return (yield)
+    except _adaptive._NeedMoreSeeds as more:
+        return _adaptive.rerun(pyfuncitem, more)
 
 
 @pytest.fixture
@@ -375,6 +399,8 @@ class ReportSession:
                 f"--lowdim-device={self.opts.device}"]
         if self.opts.seeds is not None:
             args.append(f"--lowdim-seeds={self.opts.seeds}")
+        if self.opts.adaptive:
+            args.append("--lowdim-adaptive")
         return shlex.join(args)
 
     # collection: every collected test gets a row, with or without xdist

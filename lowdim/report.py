@@ -59,13 +59,18 @@ def _interval(ev: dict) -> str:
 
 
 def _n(ev: dict):
-    """Seeds in the test, and how many diverged and how they counted (stats `nonfinite`)."""
+    """Seeds in the test, and how many diverged and how they counted (stats `nonfinite`);
+    under --lowdim-adaptive also the seed budget (lowdim.adaptive)."""
     k = (ev.get("details") or {}).get("n_nonfinite") or 0
+    a = (ev.get("details") or {}).get("adaptive")
+    n = ev["n"] if not a else f"{ev['n']} of {a['budget']} " + (
+        "(fixed)" if a["mode"] != "sequential" else "(adaptive)" if a["seeds_trained"] == ev["n"]
+        else f"(adaptive, {a['seeds_trained']} trained)")
     if not k:
-        return ev["n"]
+        return n
     how = {"fail": "counted against", "exclude": "excluded"}.get(ev["details"].get("nonfinite"),
                                                                   "")
-    return f"{ev['n']} ({k} diverged{', ' + how if how else ''})"
+    return f"{n} ({k} diverged{', ' + how if how else ''})"
 
 
 def _conditions(row: dict) -> str:

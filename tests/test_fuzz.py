@@ -278,7 +278,7 @@ class Options:
         self.values = {"lowdim_seeds": None, "lowdim_seed_offset": 0, "lowdim_device": "cpu",
                        "lowdim_report_dir": "reports", "lowdim_profile": "quick",
                        "lowdim_threads": 1, "lowdim_no_report": False, "lowdim_timeout": None,
-                       **values}
+                       "lowdim_adaptive": False, **values}
 
     def getoption(self, name):
         return self.values[name]
