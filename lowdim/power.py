@@ -20,7 +20,16 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats as st
 
-from .stats import Evidence, Verdict, _decide, signed_rank_p
+from .stats import (
+    Evidence,
+    Verdict,
+    _decide,
+    binomial_ps,
+    page_ps,
+    signed_rank_p,
+    signed_rank_ps,
+    tost_ps,
+)
 
 POWER = 0.8  # the probability of a decision that `seeds_to_decide` asks for
 MAX_SEEDS = 1024  # the largest seed count it considers
@@ -40,7 +49,6 @@ MOVES = {
     "tost": "reflect one seed's difference about the margin its one-sided test is against",
     "page": "reverse one seed's order of conditions",
 }
-OPPOSITE = {"greater": "less", "less": "greater", "two-sided": None}
 
 
 def _as_evidence(evidence: Evidence | dict) -> Evidence:
@@ -118,11 +126,7 @@ def _binomial_verdict(k: int, m: int, p0: float, alpha: float, alternative: str)
     for k successes in m trials: the same scipy test and decision, without the interval."""
     if m == 0:
         return Verdict.INCONCLUSIVE
-    opposite = OPPOSITE[alternative]
-    p = float(st.binomtest(k, m, p0, alternative=alternative).pvalue)
-    if opposite is None:
-        return Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE
-    return _decide(p, float(st.binomtest(k, m, p0, alternative=opposite).pvalue), alpha)
+    return _decide(*binomial_ps(k, m, p0, alternative), alpha)
 
 
 def _fragility_counts(ev: Evidence, k: int, m: int, p0: float):
@@ -147,15 +151,7 @@ def _fragility_sign(ev: Evidence):
 
 def _wilcoxon_verdict(x: np.ndarray, alpha: float, alternative: str) -> Verdict:
     """The verdict paired(test='wilcoxon') / location give for x = values - threshold."""
-    opposite = OPPOSITE[alternative]
-    if not (x != 0).any():
-        p, p_opp = 1.0, 1.0
-    else:
-        p = signed_rank_p(x, alternative)
-        p_opp = signed_rank_p(x, opposite) if opposite else float("nan")
-    if opposite is None:
-        return Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE
-    return _decide(p, p_opp, alpha)
+    return _decide(*signed_rank_ps(x, alternative), alpha)
 
 
 def _reflect_path(x: np.ndarray, chosen: np.ndarray) -> Callable[[int], np.ndarray]:
@@ -196,11 +192,8 @@ def _fragility_wilcoxon(ev: Evidence):
 
 def _tost_verdict(d: np.ndarray, margin: float, alpha: float) -> Verdict:
     """The verdict equivalence() gives for differences d (its tests, without its interval)."""
-    p = max(signed_rank_p(d + margin, "greater"), signed_rank_p(d - margin, "less"))
-    p_out = min(1.0, 2 * min(signed_rank_p(d - margin, "greater"),
-                             signed_rank_p(d + margin, "less")))
-    return (Verdict.SUPPORTED if p < alpha else
-            Verdict.REFUTED if p_out < alpha else Verdict.INCONCLUSIVE)
+    p, _, _, p_out = tost_ps(d, margin)
+    return _decide(p, p_out, alpha)
 
 
 def _fragility_tost(ev: Evidence):
@@ -232,12 +225,7 @@ def _fragility_tost(ev: Evidence):
 
 def _page_verdict(table: np.ndarray, alpha: float, alternative: str) -> Verdict:
     """The verdict stats.trend gives for this table."""
-    up = table if alternative == "increasing" else table[:, ::-1]
-    if np.all(up == up[:, :1]):
-        return Verdict.INCONCLUSIVE
-    p = float(st.page_trend_test(up).pvalue)
-    p_opp = float(st.page_trend_test(up[:, ::-1]).pvalue)
-    return _decide(p, p_opp, alpha)
+    return _decide(*page_ps(table if alternative == "increasing" else table[:, ::-1]), alpha)
 
 
 def _fragility_page(ev: Evidence):

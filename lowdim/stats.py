@@ -273,11 +273,55 @@ def _finite_number(x, name: str) -> float:
 
 
 def _decide(p: float, p_opp: float, alpha: float) -> Verdict:
+    """SUPPORTED when p < alpha, REFUTED when the opposite direction's p is (never for a
+    two-sided test, whose p_opp is nan), else INCONCLUSIVE."""
     if p < alpha:
         return Verdict.SUPPORTED
     if p_opp < alpha:
         return Verdict.REFUTED
     return Verdict.INCONCLUSIVE
+
+
+_OPPOSITE = {"greater": "less", "less": "greater", "two-sided": None}
+
+
+# The p-values of each test and of its opposite direction (nan when two-sided): the one place
+# the decision functions below, and lowdim.power's what-if verdicts, compute them.
+
+
+def binomial_ps(k: int, n: int, p0: float, alternative: str) -> tuple[float, float]:
+    """Exact binomial test of k successes in n trials against rate p0."""
+    opposite = _OPPOSITE[alternative]
+    p = float(st.binomtest(k, n, p0, alternative=alternative).pvalue)
+    return p, (float(st.binomtest(k, n, p0, alternative=opposite).pvalue)
+               if opposite else float("nan"))
+
+
+def signed_rank_ps(d: np.ndarray, alternative: str) -> tuple[float, float]:
+    """Wilcoxon signed-rank test of d (values minus the threshold); (1, 1) when every d is 0."""
+    if not (d != 0).any():
+        return 1.0, 1.0
+    opposite = _OPPOSITE[alternative]
+    return signed_rank_p(d, alternative), (signed_rank_p(d, opposite) if opposite
+                                           else float("nan"))
+
+
+def page_ps(up: np.ndarray) -> tuple[float, float]:
+    """Page's L for an increasing order of the (S, K) table's columns, and for the reverse;
+    (1, 1) when every seed is tied across all conditions (nothing to rank)."""
+    if np.all(up == up[:, :1]):
+        return 1.0, 1.0
+    return float(st.page_trend_test(up).pvalue), float(st.page_trend_test(up[:, ::-1]).pvalue)
+
+
+def tost_ps(d: np.ndarray, margin: float) -> tuple[float, float, float, float]:
+    """TOST (Wilcoxon) of |pseudo-median(d)| < margin: (p, p_lower, p_upper, p_out), where p is
+    the larger one-sided p and p_out the (Bonferroni two-sided) p of lying beyond the margin."""
+    p_lower = signed_rank_p(d + margin, "greater")
+    p_upper = signed_rank_p(d - margin, "less")
+    p_out = min(1.0, 2 * min(signed_rank_p(d - margin, "greater"),
+                             signed_rank_p(d + margin, "less")))
+    return max(p_lower, p_upper), p_lower, p_upper, p_out
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,17 +374,12 @@ def proportion(
     if not np.isin(a, (0.0, 1.0)).all():
         raise ValueError("flags: need booleans (or 0/1), one per seed")
     n, k = a.size, int(a.sum())
-    opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
-    p = float(st.binomtest(k, n, threshold, alternative=alternative).pvalue)
-    p_opp = (float(st.binomtest(k, n, threshold, alternative=opposite).pvalue)
-             if opposite else float("nan"))
+    p, p_opp = binomial_ps(k, n, threshold, alternative)
     return Evidence(
         statistic=statistic, n=n, estimate=k / n,
         interval=clopper_pearson(k, n, alpha, alternative),
         test="exact binomial", p=p, alpha=alpha, threshold=float(threshold),
-        alternative=alternative,
-        verdict=_decide(p, p_opp, alpha) if opposite else (
-            Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE),
+        alternative=alternative, verdict=_decide(p, p_opp, alpha),
         values=tuple(float(v) for v in a), p_opposite=p_opp,
         details={"k": k, "nonfinite": nonfinite, "n_nonfinite": int(bad.sum())},
     )
@@ -468,7 +507,6 @@ def paired(
         d = np.where(bad, _against(alternative, -math.inf, math.inf), d)
     dm = d - margin
     n = d.size
-    opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
     untied = dm[dm != 0]
     n_pos, n_neg = int((untied > 0).sum()), int((untied < 0).sum())
     details = {
@@ -494,24 +532,17 @@ def paired(
         if m == 0:
             p, p_opp, est, ci = 1.0, 1.0, float("nan"), (0.0, 1.0)
         else:
-            p = float(st.binomtest(k, m, 0.5, alternative=alternative).pvalue)
-            p_opp = (float(st.binomtest(k, m, 0.5, alternative=opposite).pvalue)
-                     if opposite else float("nan"))
+            p, p_opp = binomial_ps(k, m, 0.5, alternative)
             est, ci = k / m, clopper_pearson(k, m, alpha, alternative)
         name = statistic or f"P(a - b > {margin:g})"
         thr, test_name = 0.5, "exact sign test"
     else:
-        if untied.size == 0:
-            p, p_opp = 1.0, 1.0
-        else:
-            p = signed_rank_p(dm, alternative)
-            p_opp = signed_rank_p(dm, opposite) if opposite else float("nan")
+        p, p_opp = signed_rank_ps(dm, alternative)
         est, lo, hi = hodges_lehmann(d, alpha, alternative)
         ci = (lo, hi)
         name = statistic or "pseudo-median(a - b)"
         thr, test_name = float(margin), "Wilcoxon signed-rank"
-    verdict = _decide(p, p_opp, alpha) if opposite else (
-        Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE)
+    verdict = _decide(p, p_opp, alpha)
     return Evidence(
         statistic=name, n=n, estimate=float(est), interval=(float(ci[0]), float(ci[1])),
         test=test_name, p=p, alpha=alpha, threshold=thr, alternative=alternative,
@@ -578,15 +609,9 @@ def location(
     elif bad.any():
         v = np.where(bad, _against(alternative, -math.inf, math.inf), v)
     dm = v - threshold
-    opposite = {"greater": "less", "less": "greater", "two-sided": None}[alternative]
-    if not (dm != 0).any():
-        p, p_opp = 1.0, 1.0
-    else:
-        p = signed_rank_p(dm, alternative)
-        p_opp = signed_rank_p(dm, opposite) if opposite else float("nan")
+    p, p_opp = signed_rank_ps(dm, alternative)
     lo, hi = _bootstrap_interval(v, np.median, alpha, alternative)
-    verdict = _decide(p, p_opp, alpha) if opposite else (
-        Verdict.SUPPORTED if p < alpha else Verdict.INCONCLUSIVE)
+    verdict = _decide(p, p_opp, alpha)
     return Evidence(
         statistic=statistic, n=v.size, estimate=float(np.median(v)), interval=(lo, hi),
         test="Wilcoxon signed-rank", p=p, alpha=alpha, threshold=float(threshold),
@@ -638,11 +663,7 @@ def trend(
         reverse = np.arange(t.shape[1], 0, -1, dtype=np.float64)  # (K,) K..1
         t = np.where(bad[:, None], reverse if alternative == "increasing" else reverse[::-1], t)
     up = t if alternative == "increasing" else t[:, ::-1]
-    if np.all(up == up[:, :1]):  # every seed tied across all conditions: nothing to rank
-        p, p_opp = 1.0, 1.0
-    else:
-        p = float(st.page_trend_test(up).pvalue)
-        p_opp = float(st.page_trend_test(up[:, ::-1]).pvalue)
+    p, p_opp = page_ps(up)
     k = t.shape[1]
     ranks = st.rankdata(up, axis=1)  # (S, K), ties averaged
     order = np.arange(1, k + 1, dtype=np.float64)
@@ -707,21 +728,12 @@ def equivalence(
         arms = {k: v[_kept(bad)] for k, v in arms.items()}
     d = arms["a"] - arms["b"] if b is not None else arms["a"]
 
-    def wil(v, alt):
-        return signed_rank_p(v, alt)
-
-    def tost(d):
-        return wil(d + margin, "greater"), wil(d - margin, "less")
-
     if bad.any() and nonfinite == "fail":  # the side that makes the TOST p larger
         d = max((np.where(bad, side, d) for side in (math.inf, -math.inf)),
-                key=lambda v: max(tost(v)))
-    p_lower, p_upper = tost(d)
-    p = max(p_lower, p_upper)
-    p_out = min(1.0, 2 * min(wil(d - margin, "greater"), wil(d + margin, "less")))
+                key=lambda v: tost_ps(v, margin)[0])
+    p, p_lower, p_upper, p_out = tost_ps(d, margin)
     est, lo, hi = hodges_lehmann(d, 2 * alpha, "two-sided")
-    verdict = (Verdict.SUPPORTED if p < alpha else
-               Verdict.REFUTED if p_out < alpha else Verdict.INCONCLUSIVE)
+    verdict = _decide(p, p_out, alpha)
     return Evidence(
         statistic=statistic or ("pseudo-median(a - b)" if b is not None else "pseudo-median"),
         n=d.size, estimate=est, interval=(lo, hi), test="TOST Wilcoxon",
