@@ -19,10 +19,10 @@ Rules and their simulated data (per seed, independent):
   paired-sign       d ~ N(delta, 1); P(d > 0) = Phi(delta): 1/2 under the null, Phi(0.75) = 0.77;
                     Clopper-Pearson bound of P(d > 0)
   location          v ~ N(theta, 1) vs threshold 0; null theta = 0, alternative 0.75;
-                    percentile-bootstrap bound of the median (= theta)
+                    order-statistic (sign-test) bound of the median (= theta)
   trend             y_ij = beta * j + u_i + e_ij, u, e ~ N(0, 1), K = 4 conditions; null beta = 0,
-                    alternative 0.5; bootstrap bound of the mean Spearman rho (its true value by
-                    a 400,000-seed simulation)
+                    alternative 0.5; distribution-free bounded-mean (betting e-value) bound of
+                    the mean Spearman rho (its true value by a 400,000-seed simulation)
   equivalence       d ~ N(theta, 1), margin 1; null theta = 1 (the margin), alternative 0;
                     Hodges-Lehmann interval at 1 - 2 alpha (TOST's) of the pseudo-median
   seq-proportion    as proportion, scanned seed by seed with the anytime-valid e-process
@@ -38,11 +38,13 @@ scipy's page_trend_test) with their decision rule; tests/test_calibrate.py check
 shortcut agrees with the public function on simulated runs. Intervals are computed per run by
 lowdim's own functions; the sequential rules run lowdim.sequential.scan on all runs at once.
 
-Known misses at alpha = 0.01 (2000 runs): the trend interval (a percentile bootstrap of the
-mean per-seed Spearman rho) covers 94.6% at 10 seeds and 96.9% at 30 against 99%: per-seed rho
-is bounded by 1 and skewed, and resamples of seeds bunched at rho = 1 understate the spread; the
-location interval (percentile bootstrap of the median) covers 97.8% at 10 seeds (98.95% at 30).
-Both tests keep their level; only those intervals are too narrow.
+Known misses at alpha = 0.01 (2000 runs, seed 0): none. Earlier percentile-bootstrap intervals
+missed (trend: 94.6% at 10 seeds, 96.9% at 30; location: 97.8% at 10) and were replaced: the
+location interval is now the exact order-statistic interval of the median (covers 100.0% at 10
+seeds, 99.2% at 30), the trend bound the distribution-free bounded-mean bound (100.0% at both;
+conservative: at beta = 0.5 its mean distance below the estimate is 0.74 at 10 seeds and 0.36 at
+30, and at 10 seeds it stayed below 0 in all of 1000 simulated runs, while Page's test decides
+SUPPORTED in 70% of them).
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ from . import sequential as _seq
 from .report import atomic_write
 from .stats import (
     Verdict,
-    _bootstrap_interval,
+    bounded_mean_lower,
     hodges_lehmann,
+    median_interval,
     signed_rank_p,
 )
 
@@ -206,7 +209,7 @@ def _decide_paired(d, alpha, intervals=True):
 
 def _decide_location(v, alpha, intervals=True):
     return _decide_wilcoxon(v, alpha, intervals,
-                            lambda row: _bootstrap_interval(row, np.median, alpha, "greater"))
+                            lambda row: median_interval(row, alpha, "greater"))
 
 
 def _decide_equivalence(d, alpha, intervals=True, margin=1.0):
@@ -244,8 +247,9 @@ def _decide_trend(tables, alpha, intervals=True):
     out = {"verdict": codes[inv], "seeds": np.full(runs, n), "low": None, "high": None}
     if intervals:
         rho = _rho(tables)  # (R, n)
-        out["low"] = np.array([_bootstrap_interval(r, np.mean, alpha, "greater")[0]
-                               for r in rho])
+        # as stats.trend: the bounded-mean bound, clipped to the estimate
+        out["low"] = np.array([min(bounded_mean_lower(r, low=-1.0, high=1.0, alpha=alpha),
+                                   r.mean()) for r in np.clip(rho, -1.0, 1.0)])
         out["high"] = np.ones(runs)
     return out
 

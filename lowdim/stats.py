@@ -7,7 +7,7 @@ is), the test's p-value and a verdict:
     REFUTED       the opposite direction is shown at alpha (not merely "not supported")
     INCONCLUSIVE  neither
 scipy.stats does the tests; only what it lacks (the signed-rank null distribution for the
-Hodges-Lehmann interval) is written here.
+Hodges-Lehmann interval, a distribution-free bound for a bounded mean) is written here.
 
 Diverged seeds (a NaN / inf value, or a seed flagged in `diverged=`, e.g. TrainResult.diverged)
 are never dropped silently: `nonfinite` says how they enter the decision, and the Evidence
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
+from scipy import optimize
 from scipy import stats as st
 
 ALTERNATIVES = ("greater", "less", "two-sided")
@@ -554,35 +555,88 @@ def paired(
 # location of a per-seed statistic
 
 
-def _bootstrap_interval(values: np.ndarray, statistic, alpha: float, alternative: str):
-    """Percentile bootstrap interval at level 1 - alpha (one-sided when alternative is),
-    resampling seeds; a fixed resampling stream keeps decisions deterministic.
-    Infinite values (diverged seeds under nonfinite="fail") are resampled as stand-ins beyond
-    the finite range; a bound that lands beyond that range is reported as infinite."""
-    finite = np.isfinite(values)
-    if not finite.all():
-        ref = values[finite] if finite.any() else np.zeros(1)
-        low, high, pad = ref.min(), ref.max(), np.ptp(ref) + 1.0
-        stand = np.where(values == -math.inf, low - pad, np.where(values == math.inf,
-                                                                   high + pad, values))
-        lo, hi = _bootstrap_interval(stand, statistic, alpha, alternative)
-        lo = -math.inf if (values == -math.inf).any() and lo < low else lo
-        hi = math.inf if (values == math.inf).any() and hi > high else hi
-        return lo, hi
-    if np.ptp(values) == 0:
-        v = float(statistic(values))
-        lo, hi = v, v
-    else:
-        res = st.bootstrap(
-            (values,), statistic, n_resamples=9999, confidence_level=1 - alpha,
-            alternative=alternative, method="percentile", rng=np.random.default_rng(0),
-        )
-        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if alternative == "greater":
-        hi = math.inf
-    elif alternative == "less":
-        lo = -math.inf
+def median_interval(values: np.ndarray, alpha: float, alternative: str) -> tuple[float, float]:
+    """Distribution-free interval for the median at level 1 - alpha (one-sided when the
+    alternative is): order statistics chosen by the binomial distribution, i.e. the interval
+    dual to the sign test (scipy.stats.quantile_test). Exact for any continuous distribution,
+    conservative with ties. values: (S,), may hold +-inf (diverged seeds under
+    nonfinite="fail"): they are order statistics like any other, so a bound lands on +-inf
+    exactly when the order statistic it uses is one. When S is too small for the level (e.g.
+    S < 7 at alpha = 0.01, one-sided: even all S seeds on one side have probability
+    2^-S > alpha) scipy returns nan for that side, reported here as an infinite bound."""
+    v = np.asarray(values, dtype=np.float64)
+    ci = st.quantile_test(v, q=0.0, p=0.5, alternative=alternative).confidence_interval(1 - alpha)
+    lo = -math.inf if math.isnan(ci.low) else float(ci.low)
+    hi = math.inf if math.isnan(ci.high) else float(ci.high)
     return lo, hi
+
+
+BOUNDED_MEAN_GRID = 400  # midpoints of the uniform mixture over the bet (see bounded_mean_lower)
+
+
+def bounded_mean_lower(
+    values: Sequence[float] | np.ndarray, *, low: float, high: float, alpha: float = 0.01
+) -> float:
+    """Lower confidence bound at level 1 - alpha for the mean of a variable bounded in
+    [low, high], valid for any distribution of it (independent seeds), invariant to seed order.
+
+    values: (S,) finite, in [low, high]. Rescaled to y in [0, 1], a candidate mean mu is
+    rejected when the e-value
+        E(mu) = mean over t in a grid of 400 midpoints of (0, 1) of
+                prod_i [1 + t (y_i / mu - 1)]
+    reaches 1/alpha. With p = mu + t (1 - mu) each factor equals y_i p/mu + (1 - y_i)(1 - p)/
+    (1 - mu), the Bernoulli likelihood ratio extended linearly to y in [0, 1]: its expectation
+    is at most 1 when E[y] <= mu, so the product over independent seeds is an e-value, and so
+    is the mixture over the bet t (a uniform prior on p in (mu, 1)); Markov's inequality gives
+    P(E(mu) >= 1/alpha) <= alpha. This is the betting / mixture-martingale construction of
+    Waudby-Smith & Ramdas (2023), "Estimating means of bounded random variables by betting",
+    JRSS-B, used here at a fixed n. Each factor falls as mu rises, so the rejected means form
+    an interval (low, bound): the bound is the root of log E(mu) = log(1/alpha) in log mu, found
+    by Brent's method (bisection safeguarded, to 1e-12 relative), log E by a log-sum-exp over
+    the grid. E(mean(y)) <= 1 (AM-GM), so the bound never exceeds the sample mean.
+
+    It assumes nothing about the shape of the distribution, and pays for it: it is wider than
+    a bootstrap at small S (under a null trend model, mean of estimate - bound: 0.56 at S = 10,
+    0.34 at 30, 0.24 at 60 for Spearman rho in [-1, 1]; bootstraps of such bounded, skewed,
+    discrete values undercover). A rank test that uses the exact null distribution of its
+    statistic (Page's L) can decide SUPPORTED while this bound on the mean still lies below
+    its threshold.
+    """
+    lo_, hi_ = _finite_number(low, "low"), _finite_number(high, "high")
+    if not lo_ < hi_:
+        raise ValueError(f"low, high: got low={low}, high={high}; need low < high")
+    if not 0.0 < _finite_number(alpha, "alpha") < 1.0:
+        raise ValueError(f"alpha: got {alpha}; need 0 < alpha < 1")
+    v = _as_1d(values, "values")
+    if not np.isfinite(v).all():
+        raise ValueError(f"values: {int((~np.isfinite(v)).sum())} of {v.size} values are NaN "
+                         "or infinite; need finite values in [low, high]")
+    span = hi_ - lo_
+    slack = 1e-9 * span  # float rounding of a statistic computed to lie in [low, high]
+    if (v < lo_ - slack).any() or (v > hi_ + slack).any():
+        raise ValueError(f"values: range [{v.min():.6g}, {v.max():.6g}] leaves [low, high] = "
+                         f"[{lo_:g}, {hi_:g}]; pass the bounds the statistic cannot leave")
+    y = np.sort(np.clip((v - lo_) / span, 0.0, 1.0))  # (S,), sorted: order-free sums
+    mean = float(y.mean())
+    if mean <= 0.0:  # every value at `low`: no mean above low is rejected
+        return lo_
+    t = (np.arange(BOUNDED_MEAN_GRID) + 0.5) / BOUNDED_MEAN_GRID  # (G,) bets, p = mu + t(1-mu)
+    level = math.log(BOUNDED_MEAN_GRID / alpha)  # E(mu) >= 1/alpha: the grid's sum >= G/alpha
+
+    def excess(log_mu: float) -> float:  # log(G E(mu)) - level; falls as mu rises
+        log_wealth = np.log1p(t[:, None] * (y[None, :] / math.exp(log_mu) - 1.0)).sum(1)  # (G,)
+        return float(np.logaddexp.reduce(log_wealth)) - level
+
+    top = math.log(mean)  # E(mean) <= 1 < 1/alpha: excess(top) < 0, the mean is not rejected
+    step = 1.0
+    while excess(top - step) < 0:  # E(mu) -> inf as mu -> 0 (some y > 0): a rejected mu exists
+        step *= 2.0
+        if top - step < -700.0:  # only below ~1e-304 of the range: report `low` itself
+            return lo_
+    bottom = top - step
+    # the root of a continuous decreasing function: Brent's method (bisection safeguarded)
+    log_mu = optimize.brentq(excess, bottom, top, xtol=1e-12, rtol=4 * np.finfo(float).eps)
+    return lo_ + span * math.exp(log_mu)
 
 
 def location(
@@ -596,9 +650,11 @@ def location(
     diverged=None,
 ) -> Evidence:
     """Does a per-seed statistic sit above (below) `threshold`? Wilcoxon signed-rank test of
-    values - threshold; estimate = median over seeds with a percentile bootstrap interval.
+    values - threshold; estimate = median over seeds with its distribution-free order-statistic
+    interval (`median_interval`, infinite on a side when S is too small for alpha).
     values: (S,) one number per seed; NaN / inf values and seeds flagged in `diverged` (S,)
-    count as `nonfinite` says (module docstring)."""
+    count as `nonfinite` says (module docstring); under "fail" they are -inf (+inf) and an
+    interval bound that falls on one of them is infinite."""
     alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
     nonfinite = _check_nonfinite(nonfinite)
     threshold = _finite_number(threshold, "threshold")
@@ -610,7 +666,7 @@ def location(
         v = np.where(bad, _against(alternative, -math.inf, math.inf), v)
     dm = v - threshold
     p, p_opp = signed_rank_ps(dm, alternative)
-    lo, hi = _bootstrap_interval(v, np.median, alpha, alternative)
+    lo, hi = median_interval(v, alpha, alternative)
     verdict = _decide(p, p_opp, alpha)
     return Evidence(
         statistic=statistic, n=v.size, estimate=float(np.median(v)), interval=(lo, hi),
@@ -640,8 +696,13 @@ def trend(
     table: (S, K), column k = condition k in the predicted order. Page's L test (scipy), the
     standard test for an ordered alternative with blocks (seeds); it uses each seed's ranking of
     the conditions, so it needs no scale assumption across seeds. Estimate: the mean over seeds
-    of Spearman's rho between condition order and value (L is a linear function of it), with a
-    percentile bootstrap interval; per-seed values are those rhos.
+    of Spearman's rho between condition order and value (L is a linear function of it); per-seed
+    values are those rhos. Interval: (`bounded_mean_lower` of the rhos in [-1, 1], 1), a lower
+    bound for the mean rho valid for any distribution (bootstraps of this bounded, discrete,
+    skewed statistic undercover); it is conservative, so it can include 0 while Page's test,
+    which uses the exact null distribution of the rankings, decides SUPPORTED (at alpha = 0.01
+    the bound stays below 0 with 8 seeds even when every seed ranks the conditions in order:
+    -0.08; 0.07 at 10 seeds, 0.53 at 24).
     REFUTED: Page's test shows the opposite order at alpha.
     A seed with a NaN / inf in its row, or flagged in `diverged` (S,), counts as `nonfinite`
     says; under "fail" it ranks the conditions in exactly the opposite of the claimed order.
@@ -670,10 +731,12 @@ def trend(
     rc, oc = ranks - ranks.mean(1, keepdims=True), order - order.mean()
     denom = np.sqrt((rc**2).sum(1) * (oc**2).sum())
     rho = np.divide((rc * oc).sum(1), denom, out=np.zeros(t.shape[0]), where=denom > 0)  # (S,)
-    lo, hi = _bootstrap_interval(rho, np.mean, alpha, "greater")
+    estimate = float(rho.mean())
+    lo = min(bounded_mean_lower(np.clip(rho, -1.0, 1.0), low=-1.0, high=1.0, alpha=alpha),
+             estimate)
     return Evidence(
         statistic=statistic if alternative == "increasing" else statistic + " (reversed order)",
-        n=t.shape[0], estimate=float(rho.mean()), interval=(lo, 1.0),
+        n=t.shape[0], estimate=estimate, interval=(lo, 1.0),
         test="Page's L", p=p, alpha=alpha, threshold=0.0, alternative=alternative,
         verdict=_decide(p, p_opp, alpha), values=tuple(float(r) for r in rho), p_opposite=p_opp,
         details={

@@ -2,8 +2,9 @@
 
 Every p-value is checked against the scipy test it claims to be (or a sum written out by hand),
 every interval against its definition (Clopper-Pearson quantiles of the beta distribution; the
-Hodges-Lehmann interval by inverting the signed-rank test), and every verdict on a case built to
-land in it. Evidence must survive JSON (the plugin ships it across xdist as plain values).
+Hodges-Lehmann interval by inverting the signed-rank test; the median's order-statistic interval;
+the trend's bounded-mean bound where its e-value crosses 1/alpha), and every verdict on a case
+built to land in it. Evidence must survive JSON (the plugin ships it across xdist as plain values).
 """
 
 import json
@@ -237,6 +238,41 @@ def test_location_is_deterministic_and_handles_constant_values():
     assert ev.verdict is Verdict.INCONCLUSIVE and ev.interval == (0.5, math.inf)
 
 
+def test_location_interval_is_the_order_statistic_interval_of_the_median():
+    rng = np.random.default_rng(3)
+    for n in (5, 7, 10, 25):
+        v = rng.normal(size=n)
+        for alt in ("greater", "less", "two-sided"):
+            ev = ld.location(v, threshold=0.1, alternative=alt)
+            ci = stats.quantile_test(v, q=0.1, p=0.5, alternative=alt).confidence_interval(
+                1 - ALPHA)
+            # scipy's nan (too few seeds for the level) is an infinite side
+            want = (-math.inf if math.isnan(ci.low) else ci.low,
+                    math.inf if math.isnan(ci.high) else ci.high)
+            assert ev.interval == want, (n, alt)
+        # by definition: the lower bound is the j-th smallest value, j the largest with
+        # P(Binomial(n, 1/2) <= j - 1) <= alpha (at least j seeds lie above the median)
+        j = max((j for j in range(1, n + 1) if stats.binom.cdf(j - 1, n, 0.5) <= ALPHA),
+                default=0)
+        lo = ld.location(v, threshold=0.1).interval[0]
+        assert lo == (np.sort(v)[j - 1] if j else -math.inf), n
+    assert ld.location(rng.normal(size=6), threshold=0).interval == (-math.inf, math.inf)
+
+
+def test_location_interval_with_diverged_seeds_counted_against_the_claim():
+    v = np.r_[np.linspace(1.0, 2.0, 9), np.nan]  # (10,), one seed diverged
+    # at 10 seeds and alpha = 0.01 the lower bound is the smallest value: the -inf stand-in
+    assert ld.location(v, threshold=0, nonfinite="fail").interval == (-math.inf, math.inf)
+    assert ld.location(v, threshold=0, alternative="less", nonfinite="fail").interval == (
+        -math.inf, math.inf)
+    w = np.r_[np.linspace(1.0, 2.0, 29), np.nan]  # (30,): the bound is a finite order statistic
+    ev = ld.location(w, threshold=0, nonfinite="fail")
+    ci = stats.quantile_test(np.r_[w[:29], -np.inf], q=0, alternative="greater")
+    assert ev.interval == (ci.confidence_interval(1 - ALPHA).low, math.inf)
+    assert 1.0 <= ev.interval[0] <= ev.estimate
+    json.dumps(ev.to_dict(), allow_nan=False)
+
+
 # --------------------------------------------------------------------------------------------
 # trend
 
@@ -278,6 +314,98 @@ def test_trend_without_order_is_inconclusive():
     tied = np.ones((6, 3))
     ev = ld.trend(tied)
     assert ev.verdict is Verdict.INCONCLUSIVE and ev.p == 1.0
+
+
+# the bounded-mean lower bound that trend reports (Spearman rho in [-1, 1])
+
+
+def e_value(y, mu, grid=400):
+    """E(mu) as the brief defines it, written independently of the library: the mean over p at
+    the midpoints of a grid on (mu, 1) of prod_i [y_i p / mu + (1 - y_i)(1 - p) / (1 - mu)]."""
+    p = mu + (np.arange(grid) + 0.5) / grid * (1 - mu)  # (G,)
+    factors = y[None, :] * p[:, None] / mu + (1 - y[None, :]) * (1 - p[:, None]) / (1 - mu)
+    return float(np.exp(np.log(factors).sum(1)).mean())
+
+
+def test_bounded_mean_bound_is_where_the_e_value_crosses_one_over_alpha():
+    rho = np.random.default_rng(0).choice([-1.0, -0.2, 0.4, 0.8, 1.0], size=12)
+    bound = ld.stats.bounded_mean_lower(rho, low=-1, high=1, alpha=ALPHA)
+    y, b = (rho + 1) / 2, (bound + 1) / 2
+    mus = np.linspace(0.02, 0.98, 97)
+    e = np.array([e_value(y, m) for m in mus])
+    assert (np.diff(e) <= 1e-12 * e[:-1]).all()  # E falls as mu rises: rejection is monotone
+    assert e_value(y, b * (1 - 1e-6)) >= 1 / ALPHA > e_value(y, b * (1 + 1e-6))
+    assert -1 < bound < rho.mean()
+    assert e_value(y, y.mean()) <= 1.0  # the sample mean is never rejected
+
+
+def test_bounded_mean_bound_is_order_invariant_and_below_the_mean():
+    rng = np.random.default_rng(1)
+    rho = rng.uniform(-1, 1, 15) ** 3
+    bound = ld.stats.bounded_mean_lower(rho, low=-1, high=1)
+    for _ in range(3):
+        assert ld.stats.bounded_mean_lower(rng.permutation(rho), low=-1, high=1) == bound
+    assert bound <= rho.mean()
+    loose = ld.stats.bounded_mean_lower(rho, low=-1, high=1, alpha=0.1)
+    assert bound < loose <= rho.mean()  # a lower level, a tighter bound
+    # the bound lives on the scale given: [0, 1] data and the same data on [-1, 1]
+    assert ld.stats.bounded_mean_lower((rho + 1) / 2, low=0, high=1) == pytest.approx(
+        (bound + 1) / 2, rel=1e-9)
+
+
+def test_bounded_mean_bound_covers_on_skewed_bounded_data():
+    # rho bunched at 1 (where bootstraps of the mean undercover): coverage >= 1 - alpha
+    rng = np.random.default_rng(2)
+    alpha, runs = 0.1, 300
+    support = np.array([-1.0, -0.2, 0.6, 1.0])
+    for probs in ([0.05, 0.0, 0.05, 0.9], [0.2, 0.3, 0.3, 0.2]):
+        mean = float(support @ probs)
+        for n in (5, 20):
+            rho = rng.choice(support, size=(runs, n), p=probs)
+            bounds = [ld.stats.bounded_mean_lower(r, low=-1, high=1, alpha=alpha) for r in rho]
+            assert np.mean(np.array(bounds) <= mean) >= 1 - alpha, (probs, n)
+
+
+def test_bounded_mean_bound_when_every_value_is_equal():
+    # all at the top: a bound above -1 but below 1 (ten seeds cannot show a mean of 1)
+    top = ld.stats.bounded_mean_lower(np.ones(10), low=-1, high=1)
+    assert -1 < top < 1 and e_value(np.ones(10), (top + 1) / 2) == pytest.approx(1 / ALPHA)
+    assert ld.stats.bounded_mean_lower(-np.ones(10), low=-1, high=1) == -1.0
+    assert ld.stats.bounded_mean_lower(np.zeros(10), low=-1, high=1) < 0
+    # float rounding of a statistic computed to lie in [-1, 1] is tolerated
+    assert ld.stats.bounded_mean_lower(np.full(10, 1 + 1e-15), low=-1, high=1) == top
+    ev = ld.trend(np.tile(np.arange(4.0), (10, 1)))  # every seed ranks them in order
+    assert ev.estimate == 1.0 and ev.interval == (top, 1.0) and ev.supported
+
+
+def test_trend_interval_is_the_bounded_mean_bound_of_the_per_seed_rho():
+    t = rising_table(s=15)
+    ev = ld.trend(t)
+    assert ev.interval == (min(ld.stats.bounded_mean_lower(ev.values, low=-1, high=1),
+                               ev.estimate), 1.0)
+    table = np.tile(np.arange(3.0), (8, 1))  # (8, 3) every seed increasing, one diverged
+    table[0, 1] = np.nan
+    fail = ld.trend(table, nonfinite="fail")
+    assert fail.values[0] == -1.0  # the diverged seed ranks the conditions in reverse
+    assert fail.interval[0] == ld.stats.bounded_mean_lower(fail.values, low=-1, high=1)
+    assert fail.interval[0] < ld.trend(table, nonfinite="exclude").interval[0]
+    everything = ld.trend(np.full((4, 3), np.nan), nonfinite="fail")
+    assert everything.interval == (-1.0, 1.0) and everything.estimate == -1.0
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ld.stats.bounded_mean_lower([0.5, 1.5], low=-1, high=1),
+     r"values: range \[0.5, 1.5\] leaves \[low, high\] = \[-1, 1\]"),
+    (lambda: ld.stats.bounded_mean_lower([0.5, np.nan], low=-1, high=1),
+     "values: 1 of 2 values are NaN or infinite"),
+    (lambda: ld.stats.bounded_mean_lower([], low=-1, high=1), "values: got no values"),
+    (lambda: ld.stats.bounded_mean_lower([0.5], low=1, high=-1), "low, high: got low=1"),
+    (lambda: ld.stats.bounded_mean_lower([0.5], low=-1, high=np.inf), "high: got inf"),
+    (lambda: ld.stats.bounded_mean_lower([0.5], low=-1, high=1, alpha=1), "alpha: got 1"),
+])
+def test_bounded_mean_bad_input_names_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,7 +564,7 @@ def test_property_paired(pairs, alternative, test, data):
     assert other.p == pytest.approx(ev.p, rel=1e-9, abs=1e-15)
 
 
-@settings(PROPERTY, max_examples=12)  # each example bootstraps 9999 medians
+@PROPERTY
 @given(
     # >= 14 seeds: ties (hypothesis likes values symmetric about the threshold) then take the
     # normal approximation, not scipy's 2^n permutation loop (see `untied` above)
@@ -448,6 +576,22 @@ def test_property_location(values, threshold, alternative):
     ev = ld.location(values, threshold=threshold, alternative=alternative)
     assert 0.0 <= ev.p <= 1.0
     assert ev.interval[0] - 1e-12 <= ev.estimate <= ev.interval[1] + 1e-12
+    backwards = ld.location(values[::-1], threshold=threshold, alternative=alternative)
+    assert backwards.interval == ev.interval  # order statistics: the seed order is irrelevant
+
+
+@PROPERTY
+@given(
+    values=st.lists(st.floats(-1, 1, allow_subnormal=False), min_size=1, max_size=40),
+    alpha=st.sampled_from([0.001, 0.01, 0.05, 0.2]),
+    data=st.data(),
+)
+def test_property_bounded_mean_lower(values, alpha, data):
+    v = np.array(values)
+    bound = ld.stats.bounded_mean_lower(v, low=-1, high=1, alpha=alpha)
+    assert -1.0 <= bound <= v.mean() + 1e-12
+    assert ld.stats.bounded_mean_lower(v[permuted(data, v.size)], low=-1, high=1,
+                                       alpha=alpha) == bound
 
 
 @PROPERTY
