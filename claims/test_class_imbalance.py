@@ -151,7 +151,7 @@ def test_class_imbalance_reduces_test_accuracy(claim, scaling):
     ratios = RATIOS[claim.profile]
     table = np.stack([_acc(claim, r, False, scaling) for r in ratios], axis=1)  # (S, K)
     ev = claim.record(ld.trend(table, conditions=ratios, alternative="decreasing", alpha=ALPHA,
-                               statistic=f"mean Spearman rho(ratio, test acc), {scaling} scaling"))
+                               statistic=f"change in test acc per ratio step, {scaling} scaling"))
     assert ev.supported, ev
 
 

@@ -168,7 +168,7 @@ def test_deeper_tied_nets_classify_alternating_points_better(claim):
     table = np.stack([acc(TIED[k]) for k in DEPTHS], axis=1)  # (S, 3), columns k = 1, 2, 3
     ev = claim.record(
         ld.trend(table, conditions=[f"k={k}" for k in DEPTHS], alpha=ALPHA,
-                 statistic="mean Spearman rho(depth k, accuracy)"),
+                 statistic="change in accuracy per depth step"),
         steps=steps,
     )
     assert ev.supported, ev
@@ -198,7 +198,7 @@ def test_deeper_untied_nets_of_the_same_parameter_count_classify_better(claim):
     names = [f"{d} hidden {net.sizes[1:-1]} {net.n_params()}p" for d, net in UNTIED.items()]
     ev = claim.record(
         ld.trend(table, conditions=names, alpha=ALPHA,
-                 statistic="mean Spearman rho(untied depth, accuracy)"),
+                 statistic="change in accuracy per untied-depth step"),
         steps=steps,
     )
     assert ev.supported, ev

@@ -286,7 +286,9 @@ def test_the_linear_regression_ending_becomes_more_likely_with_width(claim):
     table = np.stack([_outcomes(seeds, w, HORIZON["full"], claim.device)["lr_end"]
                       for w in FULL_WIDTHS], 1)  # (S, K)
     ev = claim.record(ld.trend(table.astype(float), conditions=FULL_WIDTHS,
-                               alternative="increasing"), widths=list(FULL_WIDTHS))
+                               alternative="increasing",
+                               statistic="change in P(linear-regression ending) per width step"),
+                      widths=list(FULL_WIDTHS))
     assert ev.supported, ev
 
 

@@ -138,7 +138,7 @@ def test_weights_of_later_layers_converge_more_quickly(claim):
     curves = {name: {"x": steps, "y": r[:, i], "ylabel": "r(t) = ||W(t) - W(T)|| / ||W(0) - W(T)||"}
               for i, name in enumerate(LAYERS)}  # what tau is read from, for the report's figure
     ev = claim.record(ld.trend(taus, conditions=LAYERS, alternative="decreasing", alpha=ALPHA,
-                               statistic="mean Spearman rho(layer index, steps to converge)"),
+                               statistic="change in steps to converge per layer"),
                       mean_displacement=dict(zip(LAYERS, displacement, strict=True)),
                       curves=curves)
     assert ev.supported, ev

@@ -139,7 +139,7 @@ def test_training_error_falls_as_hidden_units_increase(claim, target):
                     "only about half of the seed blocks (design notes above N_SEEDS)")
     table = _table(claim, target)  # (S, 4)
     ev = claim.record(ld.trend(table, conditions=WIDTHS, alternative="decreasing", alpha=ALPHA,
-                               statistic="mean Spearman rho(H, final MSE)"), target=target)
+                               statistic="change in final MSE per width step"), target=target)
     assert ev.supported, ev
 
 

@@ -312,7 +312,7 @@ def _panels(ev: dict) -> list[tuple[float, object]]:
     decision = (2.3, _panel_decision)
     if isinstance(d.get("table"), list) and d["table"] and isinstance(d["table"][0], list):
         return [(3.6, _panel_trend),
-                (1.5, lambda ax, e, r: _panel_values(ax, e, r, label="rho per seed")), decision]
+                (1.5, lambda ax, e, r: _panel_values(ax, e, r, label="change per step, per seed")), decision]
     if isinstance(d.get("a"), list) and isinstance(d.get("b"), list):
         return [(2.2, _panel_arms),
                 (1.5, lambda ax, e, r: _panel_values(ax, e, r, label="a - b")), decision]

@@ -230,7 +230,8 @@ def _page_verdict(table: np.ndarray, alpha: float, alternative: str) -> Verdict:
 
 def _fragility_page(ev: Evidence):
     table = np.asarray(ev.details["table"], dtype=np.float64)  # (S, K)
-    rho = np.asarray(ev.values, dtype=np.float64)  # (S,) in the claim's orientation
+    # (S,) each seed's Spearman rho in the claim's orientation (older evidence: the values)
+    rho = np.asarray(ev.details.get("rho", ev.values), dtype=np.float64)
     up, down = _by_magnitude(rho, rho < 0), _by_magnitude(rho, rho > 0)
 
     def at(order):

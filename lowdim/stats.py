@@ -7,7 +7,7 @@ is), the test's p-value and a verdict:
     REFUTED       the opposite direction is shown at alpha (not merely "not supported")
     INCONCLUSIVE  neither
 scipy.stats does the tests; only what it lacks (the signed-rank null distribution for the
-Hodges-Lehmann interval, a distribution-free bound for a bounded mean) is written here.
+Hodges-Lehmann interval, the inversion of Page's test for the trend's interval) is written here.
 
 Diverged seeds (a NaN / inf value, or a seed flagged in `diverged=`, e.g. TrainResult.diverged)
 are never dropped silently: `nonfinite` says how they enter the decision, and the Evidence
@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
-from scipy import optimize
 from scipy import stats as st
 
 ALTERNATIVES = ("greater", "less", "two-sided")
@@ -571,74 +570,6 @@ def median_interval(values: np.ndarray, alpha: float, alternative: str) -> tuple
     return lo, hi
 
 
-BOUNDED_MEAN_GRID = 400  # midpoints of the uniform mixture over the bet (see bounded_mean_lower)
-
-
-def bounded_mean_lower(
-    values: Sequence[float] | np.ndarray, *, low: float, high: float, alpha: float = 0.01
-) -> float:
-    """Lower confidence bound at level 1 - alpha for the mean of a variable bounded in
-    [low, high], valid for any distribution of it (independent seeds), invariant to seed order.
-
-    values: (S,) finite, in [low, high]. Rescaled to y in [0, 1], a candidate mean mu is
-    rejected when the e-value
-        E(mu) = mean over t in a grid of 400 midpoints of (0, 1) of
-                prod_i [1 + t (y_i / mu - 1)]
-    reaches 1/alpha. With p = mu + t (1 - mu) each factor equals y_i p/mu + (1 - y_i)(1 - p)/
-    (1 - mu), the Bernoulli likelihood ratio extended linearly to y in [0, 1]: its expectation
-    is at most 1 when E[y] <= mu, so the product over independent seeds is an e-value, and so
-    is the mixture over the bet t (a uniform prior on p in (mu, 1)); Markov's inequality gives
-    P(E(mu) >= 1/alpha) <= alpha. This is the betting / mixture-martingale construction of
-    Waudby-Smith & Ramdas (2023), "Estimating means of bounded random variables by betting",
-    JRSS-B, used here at a fixed n. Each factor falls as mu rises, so the rejected means form
-    an interval (low, bound): the bound is the root of log E(mu) = log(1/alpha) in log mu, found
-    by Brent's method (bisection safeguarded, to 1e-12 relative), log E by a log-sum-exp over
-    the grid. E(mean(y)) <= 1 (AM-GM), so the bound never exceeds the sample mean.
-
-    It assumes nothing about the shape of the distribution, and pays for it: it is wider than
-    a bootstrap at small S (under a null trend model, mean of estimate - bound: 0.56 at S = 10,
-    0.34 at 30, 0.24 at 60 for Spearman rho in [-1, 1]; bootstraps of such bounded, skewed,
-    discrete values undercover). A rank test that uses the exact null distribution of its
-    statistic (Page's L) can decide SUPPORTED while this bound on the mean still lies below
-    its threshold.
-    """
-    lo_, hi_ = _finite_number(low, "low"), _finite_number(high, "high")
-    if not lo_ < hi_:
-        raise ValueError(f"low, high: got low={low}, high={high}; need low < high")
-    if not 0.0 < _finite_number(alpha, "alpha") < 1.0:
-        raise ValueError(f"alpha: got {alpha}; need 0 < alpha < 1")
-    v = _as_1d(values, "values")
-    if not np.isfinite(v).all():
-        raise ValueError(f"values: {int((~np.isfinite(v)).sum())} of {v.size} values are NaN "
-                         "or infinite; need finite values in [low, high]")
-    span = hi_ - lo_
-    slack = 1e-9 * span  # float rounding of a statistic computed to lie in [low, high]
-    if (v < lo_ - slack).any() or (v > hi_ + slack).any():
-        raise ValueError(f"values: range [{v.min():.6g}, {v.max():.6g}] leaves [low, high] = "
-                         f"[{lo_:g}, {hi_:g}]; pass the bounds the statistic cannot leave")
-    y = np.sort(np.clip((v - lo_) / span, 0.0, 1.0))  # (S,), sorted: order-free sums
-    mean = float(y.mean())
-    if mean <= 0.0:  # every value at `low`: no mean above low is rejected
-        return lo_
-    t = (np.arange(BOUNDED_MEAN_GRID) + 0.5) / BOUNDED_MEAN_GRID  # (G,) bets, p = mu + t(1-mu)
-    level = math.log(BOUNDED_MEAN_GRID / alpha)  # E(mu) >= 1/alpha: the grid's sum >= G/alpha
-
-    def excess(log_mu: float) -> float:  # log(G E(mu)) - level; falls as mu rises
-        log_wealth = np.log1p(t[:, None] * (y[None, :] / math.exp(log_mu) - 1.0)).sum(1)  # (G,)
-        return float(np.logaddexp.reduce(log_wealth)) - level
-
-    top = math.log(mean)  # E(mean) <= 1 < 1/alpha: excess(top) < 0, the mean is not rejected
-    step = 1.0
-    while excess(top - step) < 0:  # E(mu) -> inf as mu -> 0 (some y > 0): a rejected mu exists
-        step *= 2.0
-        if top - step < -700.0:  # only below ~1e-304 of the range: report `low` itself
-            return lo_
-    bottom = top - step
-    # the root of a continuous decreasing function: Brent's method (bisection safeguarded)
-    log_mu = optimize.brentq(excess, bottom, top, xtol=1e-12, rtol=4 * np.finfo(float).eps)
-    return lo_ + span * math.exp(log_mu)
-
-
 def location(
     values: Sequence[float] | np.ndarray,
     *,
@@ -681,13 +612,79 @@ def location(
 # ordered trend over conditions
 
 
+def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
+    """The median of x (values may be -inf) with weights w > 0: where the cumulative weight
+    of the sorted values reaches half the total; the midpoint when it lands exactly on half."""
+    order = np.argsort(x, kind="stable")
+    xs, cw = x[order], np.cumsum(w[order])
+    half = cw[-1] / 2.0
+    i = int(np.searchsorted(cw, half))  # first index with cw >= half
+    if np.isclose(cw[i], half, rtol=1e-12, atol=0.0) and i + 1 < xs.size:
+        return float(xs[i]) if xs[i] == xs[i + 1] else float((xs[i] + xs[i + 1]) / 2.0)
+    return float(xs[i])
+
+
+def page_shift(up: np.ndarray, alpha: float, reversed_rows=None) -> tuple[float, float, np.ndarray]:
+    """Estimate and lower bound at level 1 - alpha of theta, the rise of the (S, K) table's
+    values per condition step, by inverting Page's L test (the interval dual to the trend test,
+    as Hodges-Lehmann's is to Wilcoxon's).
+
+    Page's test of the rows y_i - theta * (0, 1, ..., K - 1) rejects "no increase" for small
+    theta and stops rejecting as theta grows: seed i ranks conditions a < b in the increasing
+    order exactly when theta < (y_ib - y_ia) / (b - a), and L = const + sum over seeds and pairs
+    a < b of (b - a) [that pair is in increasing order], so L falls in steps at these pairwise
+    slopes. The lower bound is the smallest theta at which Page's test (scipy's, the one trend
+    decides with) no longer rejects at alpha: bisection over the intervals between sorted
+    slopes, one test per interval visited. So the bound lies above 0 exactly when the test
+    rejects at theta = 0, i.e. when trend decides SUPPORTED. The estimate is where L meets its
+    null mean: the median of the slopes weighted by b - a (a Theil-Sen slope blocked by seed).
+    Exact (in the test's level) when each seed's values are a common shift theta * j plus
+    errors exchangeable across conditions; otherwise the rise per step that Page's test cannot
+    tell from no rise. reversed_rows (S,) bool: seeds that rank the conditions in the reverse
+    order at every theta (diverged seeds under nonfinite="fail"): their slopes are -inf.
+    Returns (estimate, lower bound, per-seed estimate (S,)); the bound is -inf when even
+    theta -> -inf is not rejected (too few seeds for the level).
+    """
+    s, k = up.shape
+    bad = np.zeros(s, bool) if reversed_rows is None else np.asarray(reversed_rows, bool)
+    a, b = np.triu_indices(k, 1)  # (P,) pairs a < b
+    w = (b - a).astype(np.float64)  # (P,)
+    slopes = (up[:, b] - up[:, a]) / w  # (S, P)
+    slopes[bad] = -np.inf
+    per_seed = np.array([_weighted_median(r, w) for r in slopes])  # (S,)
+    estimate = _weighted_median(slopes.ravel(), np.tile(w, s))
+    steps = np.arange(k, dtype=np.float64)  # (K,)
+    reverse = steps[::-1] + 1.0  # (K,) K..1
+
+    def p_at(theta: float) -> float:
+        z = np.where(bad[:, None], reverse, up - theta * steps)  # (S, K)
+        return float(st.page_trend_test(z).pvalue)
+
+    cuts = np.unique(slopes[np.isfinite(slopes)])  # (m,) where some pair's order flips
+    if cuts.size == 0:  # every seed reversed: no theta is rejected
+        return estimate, -math.inf, per_seed
+    # region j = (cuts[j - 1], cuts[j]) with cuts[-1] = -inf, cuts[m] = inf; p rises with j
+    inner = (cuts[:-1] + cuts[1:]) / 2.0
+    spread = max(float(cuts[-1] - cuts[0]), float(np.abs(cuts).max()), 1.0)
+    point = np.concatenate([[cuts[0] - spread], inner, [cuts[-1] + spread]])  # (m + 1,)
+    lo, hi = 0, point.size  # the first region whose p > alpha lies in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if p_at(float(point[mid])) > alpha:
+            hi = mid
+        else:
+            lo = mid + 1
+    bound = -math.inf if lo == 0 else float(cuts[min(lo, cuts.size) - 1])
+    return estimate, bound, per_seed
+
+
 def trend(
     table: Sequence[Sequence[float]] | np.ndarray,
     *,
     conditions: Sequence | None = None,
     alpha: float = 0.01,
     alternative: str = "increasing",
-    statistic: str = "mean Spearman rho(condition, value)",
+    statistic: str = "change per condition step",
     nonfinite: str = "raise",
     diverged=None,
 ) -> Evidence:
@@ -695,17 +692,16 @@ def trend(
 
     table: (S, K), column k = condition k in the predicted order. Page's L test (scipy), the
     standard test for an ordered alternative with blocks (seeds); it uses each seed's ranking of
-    the conditions, so it needs no scale assumption across seeds. Estimate: the mean over seeds
-    of Spearman's rho between condition order and value (L is a linear function of it); per-seed
-    values are those rhos. Interval: (`bounded_mean_lower` of the rhos in [-1, 1], 1), a lower
-    bound for the mean rho valid for any distribution (bootstraps of this bounded, discrete,
-    skewed statistic undercover); it is conservative, so it can include 0 while Page's test,
-    which uses the exact null distribution of the rankings, decides SUPPORTED (at alpha = 0.01
-    the bound stays below 0 with 8 seeds even when every seed ranks the conditions in order:
-    -0.08; 0.07 at 10 seeds, 0.53 at 24).
+    the conditions, so it needs no scale assumption across seeds. Estimate and interval: the
+    change of the value per condition step (in the table's units, along the columns as given)
+    from `page_shift`, the interval dual to Page's test, so it excludes 0 exactly when the test
+    decides SUPPORTED: (bound, inf) for "increasing", (-inf, bound) for "decreasing". Per-seed
+    values are each seed's own such estimate; details "rho" holds each seed's Spearman rho
+    between condition order and value (L is a linear function of their mean, "mean_rho").
     REFUTED: Page's test shows the opposite order at alpha.
     A seed with a NaN / inf in its row, or flagged in `diverged` (S,), counts as `nonfinite`
-    says; under "fail" it ranks the conditions in exactly the opposite of the claimed order.
+    says; under "fail" it ranks the conditions in exactly the opposite of the claimed order
+    (at every shift: its per-step change is -inf for "increasing", +inf for "decreasing").
     """
     alpha = _check_alpha(alpha)
     nonfinite = _check_nonfinite(nonfinite)
@@ -731,15 +727,19 @@ def trend(
     rc, oc = ranks - ranks.mean(1, keepdims=True), order - order.mean()
     denom = np.sqrt((rc**2).sum(1) * (oc**2).sum())
     rho = np.divide((rc * oc).sum(1), denom, out=np.zeros(t.shape[0]), where=denom > 0)  # (S,)
-    estimate = float(rho.mean())
-    lo = min(bounded_mean_lower(np.clip(rho, -1.0, 1.0), low=-1.0, high=1.0, alpha=alpha),
-             estimate)
+    shift, bound, per_seed = page_shift(up, alpha, reversed_rows=bad if nonfinite == "fail"
+                                        else None)
+    sign = 1.0 if alternative == "increasing" else -1.0  # back to the columns' own order
+    interval = (bound, math.inf) if sign > 0 else (-math.inf, -bound)
     return Evidence(
-        statistic=statistic if alternative == "increasing" else statistic + " (reversed order)",
-        n=t.shape[0], estimate=estimate, interval=(lo, 1.0),
+        statistic=statistic,
+        n=t.shape[0], estimate=sign * shift, interval=interval,
         test="Page's L", p=p, alpha=alpha, threshold=0.0, alternative=alternative,
-        verdict=_decide(p, p_opp, alpha), values=tuple(float(r) for r in rho), p_opposite=p_opp,
+        verdict=_decide(p, p_opp, alpha), values=tuple(float(sign * v) for v in per_seed),
+        p_opposite=p_opp,
         details={
+            "rho": rho.tolist(),
+            "mean_rho": float(rho.mean()),
             "conditions": [str(c) for c in conditions] if conditions is not None else None,
             "column_means": finite_rows.mean(0).tolist() if finite_rows.size else None,
             "column_medians": np.median(finite_rows, 0).tolist() if finite_rows.size else None,

@@ -414,7 +414,8 @@ def test_fail_counts_diverged_seeds_against_the_claim_and_exclude_drops_them():
     table = np.tile(np.arange(3.0), (8, 1))  # (8, 3) every seed increasing
     table[0, 1] = np.nan
     ev = ld.trend(table, nonfinite="fail")
-    assert ev.values[0] == -1.0 and ev.n == 8  # the diverged seed ranks them in reverse
+    assert ev.details["rho"][0] == -1.0 and ev.n == 8  # the diverged seed: in reverse
+    assert ev.values[0] == -np.inf  # ... at every shift
     assert ld.trend(table, nonfinite="exclude").n == 7
     with pytest.raises(ValueError, match="fewer than 2 left"):
         ld.trend(np.full((3, 3), np.nan), nonfinite="exclude")
