@@ -53,8 +53,9 @@ def _num(x, digits: int = 3) -> str:
 
 def _interval(ev: dict) -> str:
     lo, hi = ev["interval"]
-    lo = "-inf" if lo is None and ev["alternative"] == "less" else _num(lo)
-    hi = "inf" if hi is None and ev["alternative"] == "greater" else _num(hi)
+    # to_dict writes an infinite side as None (JSON has no inf): lower -inf, upper +inf
+    lo = "-inf" if lo is None else _num(lo)
+    hi = "inf" if hi is None else _num(hi)
     return f"[{lo}, {hi}]"
 
 

@@ -730,12 +730,12 @@ def trend(
     shift, bound, per_seed = page_shift(up, alpha, reversed_rows=bad if nonfinite == "fail"
                                         else None)
     sign = 1.0 if alternative == "increasing" else -1.0  # back to the columns' own order
-    interval = (bound, math.inf) if sign > 0 else (-math.inf, -bound)
+    interval = (bound, math.inf) if sign > 0 else (-math.inf, -bound + 0.0)  # + 0.0: no -0
     return Evidence(
         statistic=statistic,
-        n=t.shape[0], estimate=sign * shift, interval=interval,
+        n=t.shape[0], estimate=sign * shift + 0.0, interval=interval,
         test="Page's L", p=p, alpha=alpha, threshold=0.0, alternative=alternative,
-        verdict=_decide(p, p_opp, alpha), values=tuple(float(sign * v) for v in per_seed),
+        verdict=_decide(p, p_opp, alpha), values=tuple(float(sign * v + 0.0) for v in per_seed),
         p_opposite=p_opp,
         details={
             "rho": rho.tolist(),
