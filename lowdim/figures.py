@@ -454,6 +454,49 @@ def _read_index(path: Path) -> dict[str, str]:
     return index if ok else {}
 
 
+PARALLEL_FROM = 12  # figures to draw before a process pool pays for its start (~1 s a worker)
+
+
+def _render(row: dict) -> tuple[bytes, str] | str:
+    """(PNG bytes, SVG text) of one row's figure, or the error as 'Type: message'."""
+    mpl = _matplotlib()
+    try:
+        with mpl.rc_context(_RC):
+            fig = draw_row(row)
+            png, svg = io.BytesIO(), io.StringIO()
+            fig.savefig(png, format="png", metadata={"Software": None})
+            fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return png.getvalue(), svg.getvalue()
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _render_all(rows: list[dict]) -> list:
+    """_render over rows, in order; on a process pool (spawned, so no forked torch state) when
+    there are enough figures and more than one CPU: at the end of a run the pytest-xdist
+    workers are gone and the cores idle. Drawing is deterministic, so the files do not depend
+    on where they were drawn; if the pool cannot start or breaks, the rest is drawn here."""
+    workers = min(_workers(), 8, len(rows) // (PARALLEL_FROM // 2) or 1)
+    if len(rows) < PARALLEL_FROM or workers < 2:
+        return [_render(r) for r in rows]
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    try:
+        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            return list(pool.map(_render, rows, chunksize=max(1, len(rows) // (4 * workers))))
+    except (OSError, cf.process.BrokenProcessPool, RuntimeError) as e:
+        sys.stderr.write(f"lowdim: drawing figures in one process ({type(e).__name__}: {e})\n")
+        return [_render(r) for r in rows]
+
+
 def write_figures(report: dict, outdir: str | Path) -> FigureSet:
     """Draw figures/<figure_name>.png and .svg for every row with evidence, into outdir (the
     report folder); remove figures there of rows no longer in the report. A figure whose row,
@@ -476,24 +519,23 @@ def write_figures(report: dict, outdir: str | Path) -> FigureSet:
     figdir = Path(outdir) / FIGURES_DIR
     old_index = _read_index(figdir / INDEX)
     index, paths, errors = {}, {}, {}
-    with mpl.rc_context(_RC):
-        for row in rows:
-            stem = figure_name(row["test"])
-            fp = _fingerprint(row, mpl.__version__)
-            files = figdir / f"{stem}.png", figdir / f"{stem}.svg"
-            if old_index.get(stem) != fp or not all(f.is_file() for f in files):
-                try:
-                    fig = draw_row(row)
-                    png, svg = io.BytesIO(), io.StringIO()
-                    fig.savefig(png, format="png", metadata={"Software": None})
-                    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-                except Exception as e:  # a bad row must not cost the whole report
-                    errors[row["test"]] = f"{type(e).__name__}: {e}"
-                    continue
-                atomic_write(files[0], png.getvalue())
-                atomic_write(files[1], svg.getvalue())
-            index[stem] = fp
-            paths[row["test"]] = f"{FIGURES_DIR}/{stem}.png"
+    todo = []  # (stem, row) to draw: new or changed since the files were written
+    for row in rows:
+        stem = figure_name(row["test"])
+        index[stem] = _fingerprint(row, mpl.__version__)
+        if old_index.get(stem) != index[stem] or not all(
+                (figdir / f"{stem}{ext}").is_file() for ext in (".png", ".svg")):
+            todo.append((stem, row))
+    for (stem, row), drawn in zip(todo, _render_all([row for _, row in todo]), strict=True):
+        if isinstance(drawn, str):  # a bad row must not cost the whole report
+            errors[row["test"]] = drawn
+            del index[stem]
+            continue
+        atomic_write(figdir / f"{stem}.png", drawn[0])
+        atomic_write(figdir / f"{stem}.svg", drawn[1])
+    for row in rows:
+        if figure_name(row["test"]) in index:
+            paths[row["test"]] = f"{FIGURES_DIR}/{figure_name(row['test'])}.png"
     if errors:
         sys.stderr.write(f"lowdim: {len(errors)} figure(s) could not be drawn: "
                          + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())) + "\n")

@@ -221,3 +221,25 @@ def test_plugin_stores_curves_and_docstrings(pytester, monkeypatch):
     assert len(loss["x"]) == figures.MAX_CURVE_POINTS and len(loss["y"]) == 20
     assert "curves" not in rows["test_bad_curves"] and rows["test_bad_curves"]["evidence"] is None
     assert (pytester.path / "out" / "claims.html").is_file()
+
+
+def test_many_figures_are_drawn_on_a_process_pool_with_the_same_bytes(drawn, tmp_path,
+                                                                      monkeypatch):
+    rep, _, _ = drawn
+    base = [r for r in rep["rows"] if r["evidence"]]
+    rows = []
+    for i in range(figures.PARALLEL_FROM):
+        row = json.loads(json.dumps(base[i % len(base)]))
+        row["test"] += f"-{i}"
+        rows.append(row)
+    rows[3]["evidence"]["values"] = ["not a number"]  # fails in a worker: only its own figure
+    monkeypatch.setattr(figures, "_workers", lambda: 2)
+    pooled = figures.write_figures({"rows": rows}, tmp_path / "pool")
+    monkeypatch.setattr(figures, "_workers", lambda: 1)
+    serial = figures.write_figures({"rows": rows}, tmp_path / "serial")
+    assert pooled.paths == serial.paths and len(pooled.paths) == len(rows) - 1
+    assert pooled.errors == serial.errors and list(pooled.errors) == [rows[3]["test"]]
+    for rel in pooled.paths.values():
+        for ext in (".png", ".svg"):
+            a = (tmp_path / "pool" / rel).with_suffix(ext).read_bytes()
+            assert a == (tmp_path / "serial" / rel).with_suffix(ext).read_bytes(), rel
