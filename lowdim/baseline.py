@@ -5,6 +5,13 @@ A run is compared with a stored report (a baseline, e.g. reports/baseline.json) 
     claim changed     the row's method hash differs: the claim file's code, its decision or
                       conditions, the profile or the seed count changed; not a finding
     VERDICT CHANGED   same method, another verdict: the finding changed (the session fails)
+    verdict changed on another CPU
+                      the same, but the baseline ran on a CPU whose vector kernels differ
+                      (meta cpu_capability, e.g. AVX2 vs AVX512): float rounding differs, and a
+                      seed whose outcome is on a knife edge can go the other way; reported, not
+                      failing (record a baseline on this kind of CPU to gate on it). Other
+                      versions of torch / numpy / scipy are never excused: a finding that moves
+                      with an upgrade is what the gate is for.
     drift             same method and verdict, other per-seed values; an equivalence test (TOST)
                       on the per-seed differences says whether they stay within a stated margin
     unchanged         same method, identical per-seed values
@@ -228,7 +235,18 @@ def check_comparable(base_meta: dict, new_meta: dict) -> tuple[str, list[str]]:
         notes.append("versions differ: " + ", ".join(changed))
     if base_meta.get("device") != new_meta.get("device"):
         notes.append(f"device differs: {base_meta.get('device')} → {new_meta.get('device')}")
+    if other_cpu(base_meta, new_meta):
+        notes.append(f"CPU vector kernels differ: {base_meta['cpu_capability']} → "
+                     f"{new_meta['cpu_capability']}; a changed verdict is reported, not failing")
     return mode, notes
+
+
+def other_cpu(base_meta: dict, new_meta: dict) -> bool:
+    """Did the two runs use CPU kernels of different vector widths (both recorded, both on the
+    CPU)? Unknown counts as the same, so an older baseline still gates."""
+    b, n = base_meta.get("cpu_capability"), new_meta.get("cpu_capability")
+    on_cpu = base_meta.get("device", "cpu") == new_meta.get("device", "cpu") == "cpu"
+    return bool(b and n and b != n and on_cpu)
 
 
 def drift_margin(baseline_values: np.ndarray) -> float:
@@ -288,7 +306,7 @@ def _drift(ev0: dict, ev1: dict) -> dict:
     return out
 
 
-def _diff_rows(old: dict, new: dict, mode: str) -> dict:
+def _diff_rows(old: dict, new: dict, mode: str, cpu: tuple[str, str] | None = None) -> dict:
     ev0, ev1 = old.get("evidence"), new.get("evidence")
     v0, v1 = (ev0 or {}).get("verdict"), (ev1 or {}).get("verdict")
     base = {"claim": new.get("claim") or old.get("claim"), "old": v0, "new": v1}
@@ -309,6 +327,9 @@ def _diff_rows(old: dict, new: dict, mode: str) -> dict:
             text += "; no method hash to compare"
         return {**base, "status": "claim changed", "text": text}
     if v0 != v1:
+        if mode == "regression" and cpu is not None:
+            return {**base, "status": "verdict changed on another CPU",
+                    "text": f"verdict changed on another CPU ({cpu[0]} → {cpu[1]}): {v0} → {v1}"}
         status = "verdict changed" if mode == "regression" else "not replicated"
         return {**base, "status": status, "text": f"{status.upper()}: {v0} → {v1}"}
     if mode == "replication":
@@ -326,12 +347,14 @@ def compare(base: dict, new: dict, *, label: str = "baseline",
     outside {file: n rows}, counts {status: n}, failed (a verdict changed).
     """
     mode, notes = check_comparable(base["meta"], new["meta"])
+    cpu = ((base["meta"]["cpu_capability"], new["meta"]["cpu_capability"])
+           if other_cpu(base["meta"], new["meta"]) else None)
     old_rows = {r["test"]: r for r in base["rows"]}
     new_rows = {r["test"]: r for r in new["rows"]}
     rows = {}
     for test, row in sorted(new_rows.items()):
         if test in old_rows:
-            rows[test] = _diff_rows(old_rows[test], row, mode)
+            rows[test] = _diff_rows(old_rows[test], row, mode, cpu)
         else:
             v = (row.get("evidence") or {}).get("verdict")
             rows[test] = {"claim": row.get("claim"), "old": None, "new": v, "status": "new",
@@ -451,7 +474,8 @@ def render_section(meta: dict) -> str:
 
 
 def _change_order(c: dict):
-    rank = {"verdict changed": 0, "not replicated": 0, "evidence lost": 1, "claim changed": 2,
+    rank = {"verdict changed": 0, "not replicated": 0, "verdict changed on another CPU": 0,
+            "evidence lost": 1, "claim changed": 2,
             "drift": 3, "new": 4, "vanished": 5}
     return rank.get(c["status"], 6), c["test"]
 

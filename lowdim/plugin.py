@@ -347,6 +347,14 @@ def _versions() -> dict:
             "numpy": numpy.__version__, "scipy": scipy.__version__, "lowdim": __version__}
 
 
+def _cpu_capability() -> str:
+    """The vector kernels torch's CPU ops dispatch to (e.g. AVX2, AVX512): runs on CPUs with
+    different ones round differently (lowdim.baseline compares across them leniently)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 class ReportSession:
     """Collects one row per collected test from the test reports; writes the report files."""
 
@@ -486,6 +494,7 @@ class ReportSession:
                 "wall_time_s": round(time.time() - self.started, 3),
                 "versions": _versions(),
                 "platform": platform.platform(),
+                "cpu_capability": _cpu_capability(),
                 "device": opts.device,
                 "git_commit": _git_commit(root),
                 "options": opts.to_dict(),

@@ -321,3 +321,22 @@ def test_step_summary_is_appended_and_kept_under_the_limit(tmp_path):
     assert bl.write_step_summary(table, path=target, limit=10_000) is None  # no room left
     assert bl.write_step_summary("ok\n", path=target, limit=len(text.encode()) + 4) == target
     assert target.read_text() == text + "\nok\n"  # appended after a blank line, at the limit
+
+
+def test_a_verdict_changed_on_other_cpu_kernels_is_reported_not_failing():
+    v = np.random.default_rng(1).normal(1.0, 0.1, 20)
+    base, new = report_of([row("f.py::a", v)]), report_of([row("f.py::a", v)])
+    new["rows"][0]["evidence"]["verdict"] = "INCONCLUSIVE"
+    base["meta"]["cpu_capability"], new["meta"]["cpu_capability"] = "AVX2", "AVX512"
+    c = bl.compare(base, new)
+    d = c["rows"]["f.py::a"]
+    assert d["status"] == "verdict changed on another CPU" and not c["failed"]
+    assert "AVX2 → AVX512" in d["text"] and any("vector kernels differ" in n for n in c["notes"])
+    # the same kernels, or a baseline that did not record them: the gate holds
+    for cap in ("AVX512", None):
+        base["meta"]["cpu_capability"] = cap
+        assert bl.compare(base, new)["failed"]
+    # a GPU run is not excused by its host's CPU kernels
+    base["meta"]["cpu_capability"] = "AVX2"
+    new["meta"]["device"] = base["meta"]["device"] = "cuda"
+    assert bl.compare(base, new)["failed"]
