@@ -643,7 +643,10 @@ def page_shift(up: np.ndarray, alpha: float, reversed_rows=None) -> tuple[float,
     tell from no rise. reversed_rows (S,) bool: seeds that rank the conditions in the reverse
     order at every theta (diverged seeds under nonfinite="fail"): their slopes are -inf.
     Returns (estimate, lower bound, per-seed estimate (S,)); the bound is -inf when even
-    theta -> -inf is not rejected (too few seeds for the level).
+    theta -> -inf is not rejected (too few seeds for the level). The confidence set is open at
+    the bound when the test still rejects there: with tied values (accuracies in steps of
+    1/n) many slopes are exactly 0, and a SUPPORTED trend can report the bound 0 itself,
+    meaning every shift above 0 is kept and 0 is not.
     """
     s, k = up.shape
     bad = np.zeros(s, bool) if reversed_rows is None else np.asarray(reversed_rows, bool)
