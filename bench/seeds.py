@@ -14,7 +14,10 @@ and W3; for W1 `lowdim.ntk.relu_1d_gd`, the hand-written GD the wide-1-D claim t
 depend on S (seeds are independent), so the loop is timed on min(S, 4) seeds. Both approaches
 start from the same initial weights; the script checks, in float64, that their losses agree
 (relative 1e-6) after the same number of steps (lowdim on those min(S, 4) seeds).
-Nothing here is compiled, so compile_s is 0 and breakeven_steps is 0 in every row. The load
+W1 also runs `relu_1d_gd(compile=True)` (approach "lowdim.compiled": the step fused by
+torch.compile; not what the claims run): its compile_s is the first call's time beyond what
+its steps cost afterwards, and breakeven_steps the step count after which compiling beats the
+claims path in one process (compile_s 0, breakeven_steps 0 in every other row). The load
 average is printed and stored: on a shared machine it says how far to trust the timings.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -100,11 +104,12 @@ def run_loop(w, model, params, data, n_seeds, steps, dtype=torch.float32):
 
 def run_lowdim(w, model, params, data, seeds, steps, path="claims"):
     """lowdim on these seeds; returns (seconds, the last step's losses (S,)). path "claims": the
-    code path the claims use for this workload; "train": lowdim.train whatever the workload."""
-    if path == "claims" and w.get("claims_path") == "relu_1d_gd":
+    code path the claims use for this workload; "train": lowdim.train whatever the workload;
+    "compiled": relu_1d_gd(compile=True) (W1 only)."""
+    if path in ("claims", "compiled") and w.get("claims_path") == "relu_1d_gd":
         t0 = time.perf_counter()
         _, rec = relu_1d_gd(params, data.x, data.y, lr=w["lr"], steps=steps,
-                            record_every=max(1, steps - 1))
+                            record_every=max(1, steps - 1), compile=path == "compiled")
         return time.perf_counter() - t0, rec[-1]
     dtype = "float64" if next(iter(params.values())).dtype == torch.float64 else "float32"
     cfg = ld.TrainConfig(steps=steps, optimizer=w["optimizer"], lr=w["lr"], loss=w["loss"],
@@ -131,6 +136,8 @@ def main(argv=None):
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
     ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     ap.add_argument("--seconds", type=float, default=1.5, help="target time per measurement")
+    ap.add_argument("--no-compiled", dest="compiled", action="store_false",
+                    help="skip W1's torch.compile'd variant (~25 s of compiling per S and dtype)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -144,6 +151,8 @@ def main(argv=None):
         flops = 3 * forward_flops(w["sizes"], w["n"])
         model = ld.MLP(w["sizes"], activation="relu")
         paths = ["claims", "train"] if w.get("claims_path") else ["claims"]
+        if w.get("claims_path") == "relu_1d_gd" and args.compiled:
+            paths.append("compiled")
         for S in args.sizes:
             seeds = list(range(S))
             data = make_data(w, seeds)
@@ -154,6 +163,7 @@ def main(argv=None):
             dt_loop, loss_loop = run_loop(w, model, params, data, n_loop, loop_steps)
             loop_rate = n_loop * loop_steps / dt_loop
             rates = {"loop": (loop_rate, True, 0.0)}
+            compile_s = {}
             # The agreement check runs in float64: float32 Adam trajectories of a few thousand
             # steps drift apart in the last bits whenever two kernels sum in another order
             # (a batch of 1 vs 4 seeds), and the drift grows; in float64 it stays ~1e-12, so
@@ -168,32 +178,42 @@ def main(argv=None):
                 def run(k, p=path):
                     return run_lowdim(w, model, params, data, seeds, k, p)[0]
 
-                run(3)  # warm-up (allocator, first-call costs)
+                first = run(3)  # warm-up (allocator, first-call costs; compiling)
                 ld_steps = calibrate_steps(run, args.seconds)
                 rate = S * ld_steps / run(ld_steps)
+                if path == "compiled":  # the first call minus what its 3 steps cost now
+                    compile_s["lowdim.compiled"] = max(0.0, first - 3 * S / rate)
                 # agreement: the loop's seeds and number of steps, the same init, in float64
                 _, loss_ld = run_lowdim(w, model, head_params64, head64, seeds[:n_loop],
                                         loop_steps, path)
                 diff = float((loss_ld - loss_loop64).abs().max())
                 agree = diff <= 1e-6 * (float(loss_loop64.abs().max()) + 1e-12) + 1e-9
-                rates["lowdim" if path == "claims" else "lowdim.train"] = (rate, agree, diff)
+                approach = {"claims": "lowdim", "train": "lowdim.train",
+                            "compiled": "lowdim.compiled"}[path]
+                rates[approach] = (rate, agree, diff)
             for approach, (rate, agree, diff) in rates.items():
                 gflops = rate * flops / 1e9
+                c_s, breakeven = compile_s.get(approach, 0.0), 0
+                if c_s:  # steps after which compiling beats the claims path, per process
+                    gain = S / rates["lowdim"][0] - S / rate  # seconds saved per step
+                    breakeven = math.ceil(c_s / gain) if gain > 0 else None
                 rows.append({
                     "workload": name, "S": S, "approach": approach,
                     "path": {"loop": "nn.Sequential + torch.optim per seed",
                              "lowdim": w.get("claims_path", "lowdim.train"),
-                             "lowdim.train": "lowdim.train"}[approach],
+                             "lowdim.train": "lowdim.train",
+                             "lowdim.compiled": "relu_1d_gd(compile=True)"}[approach],
                     "seed_steps_per_s": rate, "speedup_vs_loop": rate / loop_rate,
-                    "gflops": gflops, "frac_peak": gflops / peak, "compile_s": 0.0,
-                    "breakeven_steps": 0, "losses_agree": agree, "max_loss_diff": diff,
+                    "gflops": gflops, "frac_peak": gflops / peak, "compile_s": c_s,
+                    "breakeven_steps": breakeven, "losses_agree": agree, "max_loss_diff": diff,
                     "peak_gflops": peak, "load_average_start": load,
                 })
                 if approach != "loop":
-                    print(f"{name} S={S:5d} {approach:12s} {rate:10.0f} seed-steps/s (loop "
+                    print(f"{name} S={S:5d} {approach:15s} {rate:10.0f} seed-steps/s (loop "
                           f"{loop_rate:8.0f})  x{rate / loop_rate:6.1f}  {gflops:7.2f} GFLOP/s "
-                          f"({gflops / peak:6.1%} of peak)  losses agree: {agree} ({diff:.1e})",
-                          flush=True)
+                          f"({gflops / peak:6.1%} of peak)  losses agree: {agree} ({diff:.1e})"
+                          + (f"  compile {c_s:.1f} s, pays off after {breakeven} steps"
+                             if c_s else ""), flush=True)
     targets = (("W2", "speedup_vs_loop", 150, "x the loop"), ("W1", "speedup_vs_loop", 15,
                "x the loop"), ("W3", "frac_peak", 0.5, " of peak"))  # issue #7, at S = 100
     for name, field, goal, unit in targets:

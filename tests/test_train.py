@@ -6,6 +6,7 @@ nn.Linear.weight = w[i].T and nn.Linear.bias = b[i, 0].
 """
 
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -624,3 +625,34 @@ def test_training_in_chunks_of_seeds_gives_the_whole_batchs_numbers(model, confi
         for k in a:  # equal up to float rounding (element-wise kernels round a tail their way)
             torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(whole.losses, parts.losses, rtol=1e-4, atol=1e-6)
+
+
+def _relu_1d_problem(dtype):
+    seeds = [0, 1, 2]
+    params = ld.MLP((1, 16, 1), activation="relu").init(seeds, key=KEY, dtype=dtype)
+    x = torch.linspace(-1, 1, 6, dtype=dtype).expand(3, 6)[..., None].clone()  # (S, N, 1)
+    y = torch.sin(3 * x)
+    return params, x, y
+
+
+def test_relu_1d_gd_takes_the_steps_of_lowdim_train():
+    params, x, y = _relu_1d_problem(torch.float64)
+    ours, losses = ld.relu_1d_gd(params, x, y, lr=0.05, steps=30, record_every=10)
+    cfg = ld.TrainConfig(steps=30, optimizer="gd", lr=0.05, loss="mse", record_every=10,
+                         dtype="float64")
+    ref = ld.train(ld.MLP((1, 16, 1), activation="relu"), ld.Data(x, y), cfg, seeds=[0, 1, 2],
+                   key=KEY, params=params)
+    for k in ours:
+        torch.testing.assert_close(ours[k], ref.params[k], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(losses, ref.losses[:3], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.skipif(not shutil.which("g++") and not shutil.which("cc"),
+                    reason="torch.compile on the CPU needs a C++ compiler")
+def test_relu_1d_gd_compiled_takes_the_same_steps():
+    params, x, y = _relu_1d_problem(torch.float64)
+    eager, le = ld.relu_1d_gd(params, x, y, lr=0.05, steps=30, record_every=10)
+    fused, lf = ld.relu_1d_gd(params, x, y, lr=0.05, steps=30, record_every=10, compile=True)
+    for k in eager:
+        torch.testing.assert_close(fused[k], eager[k], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(lf, le, rtol=1e-10, atol=1e-12)
