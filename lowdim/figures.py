@@ -312,7 +312,7 @@ def _panels(ev: dict) -> list[tuple[float, object]]:
     decision = (2.3, _panel_decision)
     if isinstance(d.get("table"), list) and d["table"] and isinstance(d["table"][0], list):
         return [(3.6, _panel_trend),
-                (1.5, lambda ax, e, r: _panel_values(ax, e, r, label="change per step, per seed")), decision]
+                (1.5, lambda ax, e, r: _panel_values(ax, e, r, label="change per step")), decision]
     if isinstance(d.get("a"), list) and isinstance(d.get("b"), list):
         return [(2.2, _panel_arms),
                 (1.5, lambda ax, e, r: _panel_values(ax, e, r, label="a - b")), decision]
@@ -483,7 +483,7 @@ def _render_all(rows: list[dict]) -> list:
     there are enough figures and more than one CPU: at the end of a run the pytest-xdist
     workers are gone and the cores idle. Drawing is deterministic, so the files do not depend
     on where they were drawn; if the pool cannot start or breaks, the rest is drawn here."""
-    workers = min(_workers(), 8, len(rows) // (PARALLEL_FROM // 2) or 1)
+    workers = min(_workers(), 8)
     if len(rows) < PARALLEL_FROM or workers < 2:
         return [_render(r) for r in rows]
     import concurrent.futures as cf

@@ -14,6 +14,8 @@ fast full-batch gradient descent with per-seed step sizes and per-point loss wei
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .models import ACTIVATIONS, MLP
@@ -188,14 +190,10 @@ def _relu_1d_fused_step(a, b, w, c, xx, yy, scale):
     return a - ga * w, b - gb * w, w - gw, c - r.sum(1), e
 
 
-_COMPILED_STEP = None
-
-
+@functools.cache
 def _compiled_step():
-    global _COMPILED_STEP
-    if _COMPILED_STEP is None:  # one compiled function; torch.compile caches per shape / dtype
-        _COMPILED_STEP = torch.compile(_relu_1d_fused_step, dynamic=False)
-    return _COMPILED_STEP
+    """One compiled function per process; torch.compile keeps a graph per shape and dtype."""
+    return torch.compile(_relu_1d_fused_step, dynamic=False)
 
 
 def relu_1d_gd(

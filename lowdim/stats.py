@@ -612,18 +612,6 @@ def location(
 # ordered trend over conditions
 
 
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
-    """The median of x (values may be -inf) with weights w > 0: where the cumulative weight
-    of the sorted values reaches half the total; the midpoint when it lands exactly on half."""
-    order = np.argsort(x, kind="stable")
-    xs, cw = x[order], np.cumsum(w[order])
-    half = cw[-1] / 2.0
-    i = int(np.searchsorted(cw, half))  # first index with cw >= half
-    if np.isclose(cw[i], half, rtol=1e-12, atol=0.0) and i + 1 < xs.size:
-        return float(xs[i]) if xs[i] == xs[i + 1] else float((xs[i] + xs[i + 1]) / 2.0)
-    return float(xs[i])
-
-
 def page_shift(up: np.ndarray, alpha: float, reversed_rows=None) -> tuple[float, float, np.ndarray]:
     """Estimate and lower bound at level 1 - alpha of theta, the rise of the (S, K) table's
     values per condition step, by inverting Page's L test (the interval dual to the trend test,
@@ -651,11 +639,12 @@ def page_shift(up: np.ndarray, alpha: float, reversed_rows=None) -> tuple[float,
     s, k = up.shape
     bad = np.zeros(s, bool) if reversed_rows is None else np.asarray(reversed_rows, bool)
     a, b = np.triu_indices(k, 1)  # (P,) pairs a < b
-    w = (b - a).astype(np.float64)  # (P,)
-    slopes = (up[:, b] - up[:, a]) / w  # (S, P)
+    slopes = (up[:, b] - up[:, a]) / (b - a)  # (S, P)
     slopes[bad] = -np.inf
-    per_seed = np.array([_weighted_median(r, w) for r in slopes])  # (S,)
-    estimate = _weighted_median(slopes.ravel(), np.tile(w, s))
+    # the weights b - a are whole numbers: a weighted median is the median of the slopes
+    # repeated b - a times (a < b over at most K(K - 1)/2 pairs, so the copies stay small)
+    weighted = np.repeat(slopes, b - a, axis=1)  # (S, sum of weights)
+    per_seed, estimate = np.median(weighted, axis=1), float(np.median(weighted))  # (S,), ()
     steps = np.arange(k, dtype=np.float64)  # (K,)
     reverse = steps[::-1] + 1.0  # (K,) K..1
 
