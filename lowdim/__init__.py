@@ -14,6 +14,7 @@ from .data import (
     per_seed,
     standardize,
 )
+from .kernels import cpu_kernels
 from .losses import LOSSES
 from .metrics import accuracy, mse, param_change, share_of_change
 from .models import ACTIVATIONS, MLP, Init, TorchModule
@@ -57,6 +58,7 @@ __all__ = [
     "accuracy",
     "cached",
     "clopper_pearson",
+    "cpu_kernels",
     "equivalence",
     "gaussian_mixture",
     "hodges_lehmann",

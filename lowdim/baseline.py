@@ -6,8 +6,9 @@ A run is compared with a stored report (a baseline, e.g. reports/baseline.json) 
                       conditions, the profile or the seed count changed; not a finding
     VERDICT CHANGED   same method, another verdict: the finding changed (the session fails)
     verdict changed on another CPU
-                      the same, but the baseline ran on a CPU whose vector kernels differ
-                      (meta cpu_capability, e.g. AVX2 vs AVX512): float rounding differs, and a
+                      the same, but the baseline ran on a CPU whose kernels round differently
+                      (meta numerics, a measured fingerprint, lowdim.kernels; e.g. AVX2 vs
+                      AVX512, or Intel's MKL AVX-512 path vs AMD's): float rounding differs, and a
                       seed whose outcome is on a knife edge can go the other way; reported, not
                       failing (record a baseline on this kind of CPU to gate on it). Other
                       versions of torch / numpy / scipy are never excused: a finding that moves
@@ -236,17 +237,27 @@ def check_comparable(base_meta: dict, new_meta: dict) -> tuple[str, list[str]]:
     if base_meta.get("device") != new_meta.get("device"):
         notes.append(f"device differs: {base_meta.get('device')} → {new_meta.get('device')}")
     if other_cpu(base_meta, new_meta):
-        notes.append(f"CPU vector kernels differ: {base_meta['cpu_capability']} → "
-                     f"{new_meta['cpu_capability']}; a changed verdict is reported, not failing")
+        notes.append(f"CPU kernels differ: {kernels_label(base_meta)} → "
+                     f"{kernels_label(new_meta)}; a changed verdict is reported, not failing")
     return mode, notes
 
 
 def other_cpu(base_meta: dict, new_meta: dict) -> bool:
-    """Did the two runs use CPU kernels of different vector widths (both recorded, both on the
-    CPU)? Unknown counts as the same, so an older baseline still gates."""
-    b, n = base_meta.get("cpu_capability"), new_meta.get("cpu_capability")
+    """Did the two runs use CPU kernels that round differently (both on the CPU)? Decided by the
+    measured fingerprints (lowdim.kernels) where both runs recorded one, else by torch's CPU
+    capability. Unknown counts as the same, so an older baseline still gates."""
     on_cpu = base_meta.get("device", "cpu") == new_meta.get("device", "cpu") == "cpu"
+    key = "numerics" if base_meta.get("numerics") and new_meta.get("numerics") else "cpu_capability"
+    b, n = base_meta.get(key), new_meta.get(key)
     return bool(b and n and b != n and on_cpu)
+
+
+def kernels_label(meta: dict) -> str:
+    """How a report names its CPU kernels: 'AVX512/mkl-avx2 (90644801aa15)', or the older
+    meta's torch capability alone."""
+    if meta.get("cpu_kernels"):
+        return f"{meta['cpu_kernels']} ({meta.get('numerics', '?')})"
+    return str(meta.get("cpu_capability"))
 
 
 def drift_margin(baseline_values: np.ndarray) -> float:
@@ -347,7 +358,7 @@ def compare(base: dict, new: dict, *, label: str = "baseline",
     outside {file: n rows}, counts {status: n}, failed (a verdict changed).
     """
     mode, notes = check_comparable(base["meta"], new["meta"])
-    cpu = ((base["meta"]["cpu_capability"], new["meta"]["cpu_capability"])
+    cpu = ((kernels_label(base["meta"]), kernels_label(new["meta"]))
            if other_cpu(base["meta"], new["meta"]) else None)
     old_rows = {r["test"]: r for r in base["rows"]}
     new_rows = {r["test"]: r for r in new["rows"]}

@@ -50,6 +50,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import kernels
+
 FORMAT = 1  # bump when the key or the file layout changes
 ENV_VAR = "LOWDIM_CACHE_DIR"
 PYTEST_DIR_NAME = "lowdim-runs"
@@ -164,6 +166,7 @@ def _environment() -> dict:
         "torch": torch.__version__, "numpy": np.__version__,
         "scipy": _version("scipy"), "scikit-learn": _version("scikit-learn"),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_kernels": kernels.cpu_kernels(), "numerics": kernels.fingerprint(),
     }
 
 

@@ -347,12 +347,15 @@ def _versions() -> dict:
             "numpy": numpy.__version__, "scipy": scipy.__version__, "lowdim": __version__}
 
 
-def _cpu_capability() -> str:
-    """The vector kernels torch's CPU ops dispatch to (e.g. AVX2, AVX512): runs on CPUs with
-    different ones round differently (lowdim.baseline compares across them leniently)."""
+def _cpu_kernels() -> dict:
+    """The CPU kernels that round this run's floats (lowdim.kernels): runs on CPUs whose kernels
+    differ round differently, and lowdim.baseline compares across them leniently."""
     import torch
 
-    return torch.backends.cpu.get_cpu_capability()
+    from . import kernels
+
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu_kernels": kernels.cpu_kernels(), "numerics": kernels.fingerprint()}
 
 
 class ReportSession:
@@ -494,7 +497,7 @@ class ReportSession:
                 "wall_time_s": round(time.time() - self.started, 3),
                 "versions": _versions(),
                 "platform": platform.platform(),
-                "cpu_capability": _cpu_capability(),
+                **_cpu_kernels(),
                 "device": opts.device,
                 "git_commit": _git_commit(root),
                 "options": opts.to_dict(),

@@ -331,7 +331,7 @@ def test_a_verdict_changed_on_other_cpu_kernels_is_reported_not_failing():
     c = bl.compare(base, new)
     d = c["rows"]["f.py::a"]
     assert d["status"] == "verdict changed on another CPU" and not c["failed"]
-    assert "AVX2 → AVX512" in d["text"] and any("vector kernels differ" in n for n in c["notes"])
+    assert "AVX2 → AVX512" in d["text"] and any("CPU kernels differ" in n for n in c["notes"])
     # the same kernels, or a baseline that did not record them: the gate holds
     for cap in ("AVX512", None):
         base["meta"]["cpu_capability"] = cap
@@ -339,4 +339,21 @@ def test_a_verdict_changed_on_other_cpu_kernels_is_reported_not_failing():
     # a GPU run is not excused by its host's CPU kernels
     base["meta"]["cpu_capability"] = "AVX2"
     new["meta"]["device"] = base["meta"]["device"] = "cuda"
+    assert bl.compare(base, new)["failed"]
+
+
+def test_measured_kernel_fingerprints_decide_other_cpu_over_the_capability_name():
+    # Intel and AMD both report AVX512, but MKL runs other matmul kernels on them
+    v = np.random.default_rng(1).normal(1.0, 0.1, 20)
+    base, new = report_of([row("f.py::a", v)]), report_of([row("f.py::a", v)])
+    new["rows"][0]["evidence"]["verdict"] = "INCONCLUSIVE"
+    for m, kern, fp in ((base, "AVX512/mkl-avx512", "aaaaaaaaaaaa"),
+                        (new, "AVX512/mkl-avx2", "bbbbbbbbbbbb")):
+        m["meta"].update(cpu_capability="AVX512", cpu_kernels=kern, numerics=fp)
+    c = bl.compare(base, new)
+    assert c["rows"]["f.py::a"]["status"] == "verdict changed on another CPU" and not c["failed"]
+    assert "AVX512/mkl-avx512 (aaaaaaaaaaaa) → AVX512/mkl-avx2 (bbbbbbbbbbbb)" in c["rows"][
+        "f.py::a"]["text"]
+    new["meta"]["numerics"] = "aaaaaaaaaaaa"  # the same measured kernels: the gate holds
+    new["meta"]["cpu_capability"] = "AVX2"
     assert bl.compare(base, new)["failed"]

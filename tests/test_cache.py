@@ -141,7 +141,7 @@ def test_the_key_changes_with_the_file_that_defines_the_function(tmp_path):
 
 def test_the_key_covers_the_lowdim_sources_and_the_versions():
     described = cache._environment()
-    for k in ("lowdim_source", "python", "torch", "numpy", "cpu_capability"):
+    for k in ("lowdim_source", "python", "torch", "numpy", "cpu_capability", "numerics"):
         assert described[k], k
     lib = {p.name for p in Path(cache.__file__).parent.glob("*.py")}
     assert cache.PRESENTATION_ONLY <= lib  # a renamed module would silently count again

@@ -1,0 +1,67 @@
+"""Which CPU kernels round a run's floats.
+
+Two machines that run the same seeds through different vector kernels round differently in the
+last bits, and a seed that sits on a knife edge (a net between learning and not) can land on
+another side. Two things decide the kernels on the CPU: torch's own vectorised ops (its CPU
+capability, e.g. AVX2 or AVX512) and the BLAS behind matmul. MKL, torch's BLAS on x86, runs its
+AVX-512 code only on Intel CPUs; elsewhere its AVX2 code (measured on an AMD EPYC with AVX-512:
+the same numbers with MKL_ENABLE_INSTRUCTIONS=AVX512, ATEN_CPU_CAPABILITY=avx2 or MKL_CBWR=AVX2).
+So an Intel and an AMD machine that both report AVX512 still round matmuls differently.
+
+`cpu_kernels()` names the kernels for people and for conditions in claim files; `fingerprint()`
+measures them: the hash of a few float32/float64 results (matmuls of odd shapes, a long sum,
+vectorised transcendental functions) that differ in their last bits whenever the kernels do.
+Reports record both; baselines compare fingerprints, and the run cache keys on them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+import torch
+
+
+def _cpu_vendor() -> str:
+    """'GenuineIntel', 'AuthenticAMD', ... from /proc/cpuinfo; '' where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+@functools.cache
+def cpu_kernels() -> str:
+    """'<torch capability>/<blas kernels>', e.g. 'AVX512/mkl-avx512' (Intel), 'AVX512/mkl-avx2'
+    (AMD), 'AVX2/mkl-avx2'; the BLAS part is 'blas' where torch was not built with MKL."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    if not torch.backends.mkl.is_available():
+        return f"{cap}/blas"
+    avx512 = cap.startswith("AVX512") and _cpu_vendor() == "GenuineIntel"
+    return f"{cap}/mkl-{'avx512' if avx512 else 'avx2'}"
+
+
+@functools.cache
+def fingerprint() -> str:
+    """12 hex digits: equal on two machines whose CPU kernels round the same (as far as these
+    probes see), different where they do not. ~1 ms; computed once per process."""
+    g = torch.Generator().manual_seed(20260101)
+    a = torch.rand(67, 131, generator=g) - 0.5  # odd shapes: every kernel's tail code runs
+    b = torch.rand(131, 45, generator=g) - 0.5
+    x = torch.rand(3, 37, 29, generator=g) - 0.5
+    w = torch.rand(3, 29, 11, generator=g) - 0.5
+    probes = [
+        a @ b,  # (67, 45) GEMM
+        torch.bmm(x, w),  # (3, 37, 11) batched GEMM
+        a.sum(dim=1), a.reshape(-1).sum().reshape(1),  # vectorised reductions
+        a.tanh(), a.exp(), a.sigmoid(), torch.log_softmax(a, dim=1),
+        (a.double() @ b.double()),
+    ]
+    h = hashlib.sha256()
+    for p in probes:
+        h.update(p.contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
