@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import backprop
 from .data import Data
 from .losses import LOSSES, get_loss
 from .seeding import check_seeds, torch_generator
@@ -450,7 +451,8 @@ def train(
     if params is None:
         params = model.init(seeds, key=key, dtype=dtype, device=dev)
     init = {k: v.detach().to(dev, dtype).clone() for k, v in params.items()}
-    leaves = {k: v.clone().requires_grad_(True) for k, v in init.items()}
+    hand_written = backprop.supports(model)
+    leaves = {k: v.clone().requires_grad_(not hand_written) for k, v in init.items()}
     leaf_list = list(leaves.values())
     opt = _Optimizer(config, leaf_list)
     loss_fn = get_loss(config.loss)
@@ -485,13 +487,18 @@ def train(
         if masks_streams:
             # Inverted dropout: kept units scaled by 1/keep; a short last batch uses a prefix.
             masks = [(s.next()[:, : xb.shape[1]] < keep).to(dtype) / keep for s in masks_streams]
-        out = model.forward(leaves, xb, masks)  # (S, B, k)
-        loss = loss_fn(out, yb)  # (S,)
-        total = loss.sum()
-        if config.l1 or config.l2:
-            total = total + _penalty(leaves, config).sum()
-        # The gradients the leaves' .grad would receive from backward(), without storing them.
-        opt.step(torch.autograd.grad(total, leaf_list, allow_unused=True))
+        if hand_written:  # the same gradients without autograd's bookkeeping
+            loss, grads = backprop.loss_and_grads(model, leaves, xb, yb, loss=config.loss,
+                                                  masks=masks, l1=config.l1, l2=config.l2)
+            opt.step(grads)
+        else:
+            out = model.forward(leaves, xb, masks)  # (S, B, k)
+            loss = loss_fn(out, yb)  # (S,)
+            total = loss.sum()
+            if config.l1 or config.l2:
+                total = total + _penalty(leaves, config).sum()
+            # The gradients the leaves' .grad would receive from backward(), without storing them.
+            opt.step(torch.autograd.grad(total, leaf_list, allow_unused=True))
         if config.record_every and step % config.record_every == 0:
             losses.append(loss.detach())
             loss_steps.append(step)
