@@ -6,11 +6,13 @@ another side. Two things decide the kernels on the CPU: torch's own vectorised o
 capability, e.g. AVX2 or AVX512) and the BLAS behind matmul. MKL, torch's BLAS on x86, runs its
 AVX-512 code only on Intel CPUs; elsewhere its AVX2 code (measured on an AMD EPYC with AVX-512:
 the same numbers with MKL_ENABLE_INSTRUCTIONS=AVX512, ATEN_CPU_CAPABILITY=avx2 or MKL_CBWR=AVX2).
-So an Intel and an AMD machine that both report AVX512 still round matmuls differently.
+So an Intel and an AMD machine that both report AVX512 still round matmuls differently. numpy and
+scipy bring their own BLAS (OpenBLAS, which picks kernels per CPU too): scikit-learn's PCA and SVMs
+run on it.
 
 `cpu_kernels()` names the kernels for people and for conditions in claim files; `fingerprint()`
-measures them: the hash of a few float32/float64 results (matmuls of odd shapes, a long sum,
-vectorised transcendental functions) that differ in their last bits whenever the kernels do.
+measures them: the hash of a few float32/float64 results (torch and numpy matmuls of odd shapes,
+a long sum, vectorised transcendental functions, an SVD) that differ in their last bits whenever the kernels do.
 Reports record both; baselines compare fingerprints, and the run cache keys on them.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 
+import numpy as np
 import torch
 
 
@@ -61,6 +64,8 @@ def fingerprint() -> str:
         a.tanh(), a.exp(), a.sigmoid(), torch.log_softmax(a, dim=1),
         (a.double() @ b.double()),
     ]
+    an, bn = a.double().numpy(), b.double().numpy()
+    probes += [torch.from_numpy(an @ bn), torch.from_numpy(np.linalg.svd(an[:, :45])[1])]
     h = hashlib.sha256()
     for p in probes:
         h.update(p.contiguous().numpy().tobytes())

@@ -244,20 +244,44 @@ def relu_1d_gd(
             a, b, w, c, e = fused(a, b, w, c, xx, yy, scale)
             if record_every and k % record_every == 0:
                 losses.append(0.5 * (p * e * e).sum(1))
+        rec = torch.stack(losses) if losses else torch.empty(0, s, dtype=a.dtype, device=a.device)
     else:
-        for k in range(steps):
-            z = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None])  # (S, N, H)
-            h = z.clamp_min(0)
-            e = torch.bmm(h, w[:, :, None])[..., 0] + c[:, None] - yy  # (S, N) residuals
-            if record_every and k % record_every == 0:
-                losses.append(0.5 * (p * e * e).sum(1))
-            r = e * scale  # (S, N): step * dLoss/df
-            gw = torch.bmm(r[:, None, :], h)[:, 0]  # (S, H)
-            gba = torch.bmm(torch.stack([r, r * xx], 1), (z > 0).to(z.dtype))  # (S, 2, H)
-            a, b, w, c = a - gba[:, 1] * w, b - gba[:, 0] * w, w - gw, c - r.sum(1)
+        # On the CPU, seeds in chunks whose (chunk, N, H) tensors stay in the cache instead of
+        # streaming through memory every step (bench W1, S = 100, N = 20, H = 2,000, one core:
+        # 1.9x the seed-steps per second; 2 MB tensors beat 1, 4 and 8 MB). Each seed's
+        # arithmetic is its own (per-element ops, one bmm per seed): chunks change no number.
+        per_seed = n * a.shape[1] * a.element_size()
+        size = s if a.device.type != "cpu" else max(1, min(s, _GD_CHUNK_BYTES // per_seed))
+        parts = [_gd_steps(a[i:i + size], b[i:i + size], w[i:i + size], c[i:i + size],
+                           xx[i:i + size], yy[i:i + size], p[i:i + size],
+                           scale.expand(s, n)[i:i + size], steps, record_every)
+                 for i in range(0, s, size)]
+        a, b, w, c, rec = (torch.cat(t, dim=1 if j == 4 else 0)
+                           for j, t in enumerate(zip(*parts)))
     out = {"w0": a[:, None, :], "b0": b[:, None, :], "w1": w[:, :, None], "b1": c[:, None, None]}
-    rec = torch.stack(losses) if losses else torch.empty(0, s, dtype=a.dtype, device=a.device)
     return out, rec
+
+
+_GD_CHUNK_BYTES = 2 << 20  # one (chunk, N, H) tensor of relu_1d_gd's eager steps
+
+
+def _gd_steps(a, b, w, c, xx, yy, p, scale, steps: int, record_every: int):
+    """relu_1d_gd's eager steps on one chunk of seeds: a, b, w (S, H), c (S,), xx, yy, p,
+    scale (S, N). Returns the new a, b, w, c and the recorded losses (R, S)."""
+    losses = []
+    for k in range(steps):
+        # relu(b + a x) in place: (S, N, H); the derivative's mask [z > 0] is sign(h)
+        h = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None]).clamp_min_(0)
+        e = torch.bmm(h, w[:, :, None])[..., 0] + c[:, None] - yy  # (S, N) residuals
+        if record_every and k % record_every == 0:
+            losses.append(0.5 * (p * e * e).sum(1))
+        r = e * scale  # (S, N): step * dLoss/df
+        gw = torch.bmm(r[:, None, :], h)[:, 0]  # (S, H)
+        gba = torch.bmm(torch.stack([r, r * xx], 1), torch.sign(h))  # (S, 2, H)
+        a, b, w, c = a - gba[:, 1] * w, b - gba[:, 0] * w, w - gw, c - r.sum(1)
+    rec = torch.stack(losses) if losses else torch.empty(0, a.shape[0], dtype=a.dtype,
+                                                          device=a.device)
+    return a, b, w, c, rec
 
 
 __all__ = [

@@ -656,3 +656,19 @@ def test_relu_1d_gd_compiled_takes_the_same_steps():
     for k in eager:
         torch.testing.assert_close(fused[k], eager[k], rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(lf, le, rtol=1e-10, atol=1e-12)
+
+
+def test_relu_1d_gd_in_seed_chunks_changes_no_number(monkeypatch):
+    from lowdim import ntk
+
+    seeds = list(range(7))
+    params = ld.MLP((1, 37, 1)).init(seeds, key="chunks")
+    data = ld.make_1d(seeds, x=[-1.0, -0.3, 0.2, 0.5, 0.9], target=lambda x, r: r.random(len(x)),
+                      key="chunks")
+    lr = torch.linspace(1e-3, 5e-3, 7)  # per-seed steps travel with their seeds
+    whole = ld.relu_1d_gd(params, data.x, data.y, lr=lr, steps=25, record_every=4)
+    monkeypatch.setattr(ntk, "_GD_CHUNK_BYTES", 3 * 5 * 37 * 4)  # chunks of 3, 3 and 1 seeds
+    chunked = ld.relu_1d_gd(params, data.x, data.y, lr=lr, steps=25, record_every=4)
+    assert torch.equal(whole[1], chunked[1])
+    for k in whole[0]:
+        assert torch.equal(whole[0][k], chunked[0][k]), k
