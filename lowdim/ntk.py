@@ -217,7 +217,7 @@ def relu_1d_gd(
     error), so that lr = l is the step of lowdim.train(..., optimizer="gd", lr=l, loss="mse").
     record_every: keep the (S,) loss (before the step, as lowdim.train) every this many steps.
     compile: run each step through torch.compile (needs a C++ compiler on the CPU): the step is
-    fused into loops that never store an (S, N, H) tensor, ~7x faster per step at S = 100,
+    fused into loops that never store an (S, N, H) tensor, ~4x faster per step at S = 100,
     H = 2000 on one CPU core, after ~25 s of compiling per shape and dtype in each process
     (bench/seeds.py reports both and the step count where it pays off). Sums run in another
     order, so results differ from the default path in the last bits (~1e-7 in float32); the
@@ -237,39 +237,41 @@ def relu_1d_gd(
     p = p.expand(s, n) if p.dim() < 2 else p  # (S, N)
     step = torch.as_tensor(lr, dtype=a.dtype, device=a.device).reshape(-1, 1)  # (S or 1, 1)
     scale = p * step  # (S, N)
-    losses = []
-    if compile:
-        fused = _compiled_step()
-        for k in range(steps):
-            a, b, w, c, e = fused(a, b, w, c, xx, yy, scale)
-            if record_every and k % record_every == 0:
-                losses.append(0.5 * (p * e * e).sum(1))
-        rec = torch.stack(losses) if losses else torch.empty(0, s, dtype=a.dtype, device=a.device)
-    else:
-        # On the CPU, seeds in chunks whose (chunk, N, H) tensors stay in the cache instead of
-        # streaming through memory every step (bench W1, S = 100, N = 20, H = 2,000, one core:
-        # 1.9x the seed-steps per second; 2 MB tensors beat 1, 4 and 8 MB). Each seed's
-        # arithmetic is its own (per-element ops, one bmm per seed): chunks change no number.
-        per_seed = n * a.shape[1] * a.element_size()
-        size = s if a.device.type != "cpu" else max(1, min(s, _GD_CHUNK_BYTES // per_seed))
-        parts = [_gd_steps(a[i:i + size], b[i:i + size], w[i:i + size], c[i:i + size],
-                           xx[i:i + size], yy[i:i + size], p[i:i + size],
-                           scale.expand(s, n)[i:i + size], steps, record_every)
-                 for i in range(0, s, size)]
-        a, b, w, c, rec = (torch.cat(t, dim=1 if j == 4 else 0)
-                           for j, t in enumerate(zip(*parts)))
+    # On the CPU, seeds in chunks of equal size whose per-step data stay in the cache instead
+    # of streaming through memory every step (bench W1, S = 100, N = 20, H = 2,000, one core:
+    # eager 1.9x the seed-steps per second with 2 MB (chunk, N, H) tensors, which beat 1, 4 and
+    # 8 MB; compiled 1.9x with chunks of 20 seeds, which beat 100, 50, 10 and 5). In the eager
+    # steps each seed's arithmetic is its own (per-element ops, one bmm per seed): chunks
+    # change no number.
+    per_seed = n * a.shape[1] * a.element_size()
+    budget = _COMPILED_CHUNK_BYTES if compile else _GD_CHUNK_BYTES
+    size = s if a.device.type != "cpu" else max(1, min(s, budget // per_seed))
+    n_chunks = -(-s // size)
+    bounds = [i * s // n_chunks for i in range(n_chunks + 1)]
+    scale = scale.expand(s, n)
+    parts = [_gd_steps(a[lo:hi], b[lo:hi], w[lo:hi], c[lo:hi], xx[lo:hi], yy[lo:hi], p[lo:hi],
+                       scale[lo:hi], steps, record_every, compile)
+             for lo, hi in zip(bounds[:-1], bounds[1:])]
+    a, b, w, c, rec = (torch.cat(t, dim=1 if j == 4 else 0) for j, t in enumerate(zip(*parts)))
     out = {"w0": a[:, None, :], "b0": b[:, None, :], "w1": w[:, :, None], "b1": c[:, None, None]}
     return out, rec
 
 
 _GD_CHUNK_BYTES = 2 << 20  # one (chunk, N, H) tensor of relu_1d_gd's eager steps
+_COMPILED_CHUNK_BYTES = 4 << 20  # the same for the compiled step (it never stores one)
 
 
-def _gd_steps(a, b, w, c, xx, yy, p, scale, steps: int, record_every: int):
-    """relu_1d_gd's eager steps on one chunk of seeds: a, b, w (S, H), c (S,), xx, yy, p,
+def _gd_steps(a, b, w, c, xx, yy, p, scale, steps: int, record_every: int, compile: bool):
+    """relu_1d_gd's steps on one chunk of seeds: a, b, w (S, H), c (S,), xx, yy, p,
     scale (S, N). Returns the new a, b, w, c and the recorded losses (R, S)."""
     losses = []
+    fused = _compiled_step() if compile else None
     for k in range(steps):
+        if fused is not None:
+            a, b, w, c, e = fused(a, b, w, c, xx, yy, scale)
+            if record_every and k % record_every == 0:
+                losses.append(0.5 * (p * e * e).sum(1))
+            continue
         # relu(b + a x) in place: (S, N, H); the derivative's mask [z > 0] is sign(h)
         h = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None]).clamp_min_(0)
         e = torch.bmm(h, w[:, :, None])[..., 0] + c[:, None] - yy  # (S, N) residuals
