@@ -316,3 +316,21 @@ def test_rows_of_tests_that_never_ran_under_xdist_carry_their_claim_id(pytester)
     rows = json.loads((pytester.path / "out" / "claims.json").read_text())["rows"]
     assert len(rows) == 5 and any(r["outcome"] == "not run" for r in rows)
     assert [r["claim"] for r in rows] == ["stop-claim"] * 5, rows
+
+
+def test_files_are_dealt_longest_first_from_the_last_runs_times():
+    from types import SimpleNamespace
+
+    from lowdim.plugin import _longest_files_first
+
+    items = [SimpleNamespace(nodeid=n) for n in (
+        "claims/a.py::t1", "claims/a.py::t2", "claims/b.py::t1", "claims/c.py::t1",
+        "claims/a.py::t3", "claims/d.py::t1")]
+    order = lambda seconds: [it.nodeid for it in _longest_files_first(items, seconds)]  # noqa: E731
+    # d.py is new (no time yet): first; then c (30 s), a (20 s), b (5 s); each file's own order
+    assert order({"claims/a.py": 20.0, "claims/b.py": 5.0, "claims/c.py": 30.0}) == [
+        "claims/d.py::t1", "claims/c.py::t1", "claims/a.py::t1", "claims/a.py::t2",
+        "claims/a.py::t3", "claims/b.py::t1"]
+    # no times at all: more tests first, ties in collection order (xdist's own rule)
+    assert order({})[:3] == ["claims/a.py::t1", "claims/a.py::t2", "claims/a.py::t3"]
+    assert order({})[3:] == ["claims/b.py::t1", "claims/c.py::t1", "claims/d.py::t1"]
