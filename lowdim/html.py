@@ -213,6 +213,8 @@ def render_html(report: dict, figures: FigureSet, outdir: str | Path) -> str:
         f"{_e(meta.get('git_commit') or '?')}</p>",
         '<p class="meta">versions: ' + _e(", ".join(
             f"{k} {v}" for k, v in sorted(meta.get("versions", {}).items()))) + "</p>",
+        *([f'<p class="meta">CPU kernels: {_e(meta["cpu_kernels"])} (numerics fingerprint '
+           f'{_e(meta.get("numerics", "?"))})</p>'] if meta.get("cpu_kernels") else []),
         '<p class="meta">outcomes: ' + _e(", ".join(
             f"{k} {int(v)}" for k, v in counts.items())) + "</p>",
         *(f'<p class="note">{_e(n)}</p>' for n in notes),

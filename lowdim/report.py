@@ -123,6 +123,8 @@ def render_markdown(report: dict) -> str:
         f"seed offset {meta.get('options', {}).get('seed_offset', 0)}, "
         f"device `{meta.get('device', '?')}`, commit `{meta.get('git_commit') or '?'}`",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        *([f"- CPU kernels: `{meta['cpu_kernels']}` (numerics fingerprint "
+           f"`{meta.get('numerics', '?')}`; see lowdim.kernels)"] if meta.get("cpu_kernels") else []),
         "- outcomes: " + ", ".join(f"{k} {int(v)}" for k, v in counts.items()),
         "",
     ]

@@ -357,3 +357,13 @@ def test_measured_kernel_fingerprints_decide_other_cpu_over_the_capability_name(
     new["meta"]["numerics"] = "aaaaaaaaaaaa"  # the same measured kernels: the gate holds
     new["meta"]["cpu_capability"] = "AVX2"
     assert bl.compare(base, new)["failed"]
+
+
+def test_the_report_header_names_the_cpu_kernels_when_recorded():
+    from lowdim.report import render_markdown
+
+    rep = report_of([row("f.py::a", np.linspace(0, 1, 8))])
+    assert "CPU kernels" not in render_markdown(rep)  # an older report: no line
+    rep["meta"].update(cpu_kernels="AVX512/mkl-avx2", numerics="0123456789ab")
+    assert ("- CPU kernels: `AVX512/mkl-avx2` (numerics fingerprint `0123456789ab`"
+            in render_markdown(rep))
