@@ -10,14 +10,14 @@ a parameter is used more than once (tied hidden layers) may the summation order 
 Losses without a hand-written derivative here get theirs from autograd on the outputs alone.
 
     loss, grads = loss_and_grads(model, params, x, y, loss="mse", masks=None, l1=0, l2=0)
-    # loss (S,), grads {name: (S, ...)} like params
+    # loss (S,); grads: one (S, ...) tensor per params entry, in params' order
 """
 
 from __future__ import annotations
 
 import torch
 
-from .losses import get_loss
+from .losses import _float_targets, get_loss
 from .models import ACTIVATIONS as ACT
 from .models import MLP
 
@@ -52,9 +52,7 @@ def _loss_backward(loss: str, out: torch.Tensor, y: torch.Tensor):
     """(loss (S,), dL/dout (S, N, k)) of the summed per-seed losses."""
     n, k = out.shape[1], out.shape[2]
     if loss == "mse":
-        t = y.reshape(out.shape) if y.is_floating_point() else torch.nn.functional.one_hot(
-            y, k).to(out.dtype)
-        d = out - t
+        d = out - _float_targets(out, y)
         value = d.square().mean(dim=(1, 2))
         # MeanBackward: 1 / (N k) per element; PowBackward: grad * (2 * d)
         g = torch.full((), 1.0, dtype=out.dtype, device=out.device) / (n * k)
