@@ -9,8 +9,10 @@ Workloads (the three regimes of DESIGN.md's performance notes):
 The loop is what the sources do: one torch.nn.Sequential + torch.optim per seed, one thread,
 no host sync per step. lowdim runs through the code path the claims use: `lowdim.train` for W2
 and W3; for W1 `lowdim.ntk.relu_1d_gd`, the hand-written GD the wide-1-D claim trains with
-(`lowdim.train` on W1 is reported too, as approach "lowdim.train"). Useful FLOPs per seed-step =
-3 x the forward matmul FLOPs (forward, and two matmuls in backward). Loop throughput does not
+(`lowdim.train` on W1 is reported too, as approach "lowdim.train"; on W2 and W3 lowdim.train
+with autograd instead of lowdim.backprop's hand-written backward, as "lowdim.autograd").
+Useful FLOPs per seed-step = 3 x the forward matmul FLOPs (forward, and two matmuls in
+backward). Loop throughput does not
 depend on S (seeds are independent), so the loop is timed on min(S, 4) seeds. Both approaches
 start from the same initial weights; the script checks, in float64, that their losses agree
 (relative 1e-6) after the same number of steps (lowdim on those min(S, 4) seeds).
@@ -24,6 +26,7 @@ average is printed and stored: on a shared machine it says how far to trust the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -34,6 +37,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import lowdim as ld  # noqa: E402
+from lowdim import backprop  # noqa: E402
 from lowdim.ntk import relu_1d_gd  # noqa: E402
 
 WORKLOADS = {
@@ -105,7 +109,8 @@ def run_loop(w, model, params, data, n_seeds, steps, dtype=torch.float32):
 def run_lowdim(w, model, params, data, seeds, steps, path="claims"):
     """lowdim on these seeds; returns (seconds, the last step's losses (S,)). path "claims": the
     code path the claims use for this workload; "train": lowdim.train whatever the workload;
-    "compiled": relu_1d_gd(compile=True) (W1 only)."""
+    "compiled": relu_1d_gd(compile=True) (W1 only); "autograd": lowdim.train with the MLP's
+    hand-written backward off (lowdim.backprop.disabled())."""
     if path in ("claims", "compiled") and w.get("claims_path") == "relu_1d_gd":
         t0 = time.perf_counter()
         _, rec = relu_1d_gd(params, data.x, data.y, lr=w["lr"], steps=steps,
@@ -114,9 +119,10 @@ def run_lowdim(w, model, params, data, seeds, steps, path="claims"):
     dtype = "float64" if next(iter(params.values())).dtype == torch.float64 else "float32"
     cfg = ld.TrainConfig(steps=steps, optimizer=w["optimizer"], lr=w["lr"], loss=w["loss"],
                          record_every=max(1, steps - 1), dtype=dtype)
-    t0 = time.perf_counter()
-    res = ld.train(model, data, cfg, seeds=seeds, key="bench", params=params)
-    dt = time.perf_counter() - t0
+    with backprop.disabled() if path == "autograd" else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        res = ld.train(model, data, cfg, seeds=seeds, key="bench", params=params)
+        dt = time.perf_counter() - t0
     return dt, res.losses[-1]
 
 
@@ -150,7 +156,7 @@ def main(argv=None):
         w = WORKLOADS[name]
         flops = 3 * forward_flops(w["sizes"], w["n"])
         model = ld.MLP(w["sizes"], activation="relu")
-        paths = ["claims", "train"] if w.get("claims_path") else ["claims"]
+        paths = ["claims", "train"] if w.get("claims_path") else ["claims", "autograd"]
         if w.get("claims_path") == "relu_1d_gd" and args.compiled:
             paths.append("compiled")
         for S in args.sizes:
@@ -189,7 +195,7 @@ def main(argv=None):
                 diff = float((loss_ld - loss_loop64).abs().max())
                 agree = diff <= 1e-6 * (float(loss_loop64.abs().max()) + 1e-12) + 1e-9
                 approach = {"claims": "lowdim", "train": "lowdim.train",
-                            "compiled": "lowdim.compiled"}[path]
+                            "compiled": "lowdim.compiled", "autograd": "lowdim.autograd"}[path]
                 rates[approach] = (rate, agree, diff)
             for approach, (rate, agree, diff) in rates.items():
                 gflops = rate * flops / 1e9
@@ -202,6 +208,7 @@ def main(argv=None):
                     "path": {"loop": "nn.Sequential + torch.optim per seed",
                              "lowdim": w.get("claims_path", "lowdim.train"),
                              "lowdim.train": "lowdim.train",
+                             "lowdim.autograd": "lowdim.train, backprop.disabled()",
                              "lowdim.compiled": "relu_1d_gd(compile=True)"}[approach],
                     "seed_steps_per_s": rate, "speedup_vs_loop": rate / loop_rate,
                     "gflops": gflops, "frac_peak": gflops / peak, "compile_s": c_s,

@@ -15,6 +15,8 @@ Losses without a hand-written derivative here get theirs from autograd on the ou
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from .losses import _float_targets, get_loss
@@ -43,9 +45,24 @@ def _act_backward(name: str, g: torch.Tensor, z: torch.Tensor, a: torch.Tensor) 
     raise ValueError(f"activation: no hand-written derivative for {name!r}")
 
 
+_enabled = True
+
+
+@contextlib.contextmanager
+def disabled():
+    """Within this block lowdim.train back-propagates every model with autograd: to cross-check
+    or time the hand-written pass (bench/seeds.py reports both)."""
+    global _enabled
+    before, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = before
+
+
 def supports(model) -> bool:
-    """Exactly lowdim's MLP (a subclass may change forward)."""
-    return type(model) is MLP
+    """Exactly lowdim's MLP (a subclass may change forward), unless disabled()."""
+    return _enabled and type(model) is MLP
 
 
 def _loss_backward(loss: str, out: torch.Tensor, y: torch.Tensor):
