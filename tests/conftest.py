@@ -5,6 +5,15 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
+def pytest_configure(config):
+    # torch.optim imports torch._dynamo on first use, which registers a torch op library once per
+    # process. An in-process pytester session that triggers that import would have pytester drop
+    # the new modules from sys.modules afterwards, and the next test's re-import then fails
+    # ("Only a single TORCH_LIBRARY can be used to register the namespace _inductor_test").
+    # Importing it before any pytester snapshot keeps it loaded for good.
+    import torch._dynamo  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def _no_github_step_summary(monkeypatch):
     # Under GitHub Actions the plugin appends every claims session's table to the step summary;
