@@ -249,39 +249,42 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 
 
 def _expected_file_seconds(config: pytest.Config) -> dict[str, float]:
-    """Seconds each test file took in the last run: the report folder's claims.json, else the
-    --lowdim-baseline file; {} when neither is readable."""
+    """Seconds each test file took when last recorded: the --lowdim-baseline file's times,
+    overridden file by file by the report folder's claims.json (the latest run here, which may
+    hold other files: `pytest tests` writes one too); {} when neither is readable."""
     paths = [Path(config.getoption("lowdim_report_dir")) / "claims.json"]
     if config.getoption("lowdim_baseline"):
-        paths.append(Path(config.getoption("lowdim_baseline")))
+        paths.insert(0, Path(config.getoption("lowdim_baseline")))
     root = Path(str(config.invocation_params.dir))
+    seconds: dict[str, float] = {}
     for path in paths:
         try:
             rows = _report.load_report(path if path.is_absolute() else root / path)["rows"]
-            seconds: dict[str, float] = {}
+            these: dict[str, float] = {}
             for r in rows:
                 f = _baseline.file_of(r["test"])
-                seconds[f] = seconds.get(f, 0.0) + float(r.get("duration_s") or 0.0)
+                these[f] = these.get(f, 0.0) + float(r.get("duration_s") or 0.0)
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if seconds:
-            return seconds
-    return {}
+        seconds.update(these)
+    return seconds
 
 
 def _longest_files_first(items: list, seconds: dict[str, float]) -> list:
-    """Items regrouped file by file, the files in decreasing expected time (files the last run
-    did not see first: their time is unknown), each file's tests in their own order. xdist's
+    """Items regrouped file by file, the files in decreasing expected time (files without a
+    recorded time first: their time is unknown), each file's tests in their own order. xdist's
     loadfile then deals files longest first to whichever worker is free: the longest-processing-
-    time rule, whose makespan is within 4/3 of the best. Without times, files with more tests
-    first (xdist's own order). Measured on the quick suite, 2 workers: the simulated makespan
-    of the files' recorded times drops from 181 s (by test count) to 174 s (sum / 2 = 173.5 s)."""
+    time rule, whose makespan is within 4/3 of the best. When no file here has a time, files with
+    more tests first (xdist's own order). Measured on the quick suite, 2 workers: the simulated
+    makespan of the files' recorded times drops from 181 s (by test count) to 174 s (sum / 2 =
+    173.5 s)."""
     by_file: dict[str, list] = {}
     for it in items:
         by_file.setdefault(_baseline.file_of(it.nodeid), []).append(it)
+    known = {f: seconds[f] for f in by_file if f in seconds}
 
     def cost(f: str) -> tuple:
-        return (-seconds.get(f, float("inf")),) if seconds else (-len(by_file[f]),)
+        return (-known.get(f, float("inf")),) if known else (-len(by_file[f]),)
 
     return [it for f in sorted(by_file, key=cost) for it in by_file[f]]
 

@@ -334,3 +334,29 @@ def test_files_are_dealt_longest_first_from_the_last_runs_times():
     # no times at all: more tests first, ties in collection order (xdist's own rule)
     assert order({})[:3] == ["claims/a.py::t1", "claims/a.py::t2", "claims/a.py::t3"]
     assert order({})[3:] == ["claims/b.py::t1", "claims/c.py::t1", "claims/d.py::t1"]
+    # times of other files only (the last report was of `pytest tests`): as without times
+    assert order({"tests/test_x.py": 9.0}) == order({})
+
+
+def test_expected_file_times_merge_the_baseline_and_the_latest_report(tmp_path):
+    from types import SimpleNamespace
+
+    from lowdim.plugin import _expected_file_seconds
+    from lowdim.report import SCHEMA_VERSION
+
+    def write(path, rows):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "meta": {}, "rows": [
+            {"test": t, "duration_s": d} for t, d in rows]}))
+
+    write(tmp_path / "base.json", [("claims/a.py::x", 10.0), ("claims/a.py::y", 5.0),
+                                   ("claims/b.py::x", 7.0)])
+    write(tmp_path / "reports" / "claims.json", [("claims/b.py::x", 3.0), ("tests/t.py::z", 1.0)])
+    opts = {"lowdim_report_dir": "reports", "lowdim_baseline": "base.json"}
+    config = SimpleNamespace(getoption=opts.get,
+                             invocation_params=SimpleNamespace(dir=tmp_path))
+    assert _expected_file_seconds(config) == {"claims/a.py": 15.0, "claims/b.py": 3.0,
+                                              "tests/t.py": 1.0}
+    opts["lowdim_baseline"] = None
+    (tmp_path / "reports" / "claims.json").write_text("not json")  # unreadable: no times
+    assert _expected_file_seconds(config) == {}
