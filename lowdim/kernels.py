@@ -12,7 +12,8 @@ run on it.
 
 `cpu_kernels()` names the kernels for people and for conditions in claim files; `fingerprint()`
 measures them: the hash of a few float32/float64 results (torch and numpy matmuls of odd shapes,
-a long sum, vectorised transcendental functions, an SVD) that differ in their last bits whenever the kernels do.
+a long sum, vectorised transcendental functions, an SVD) that differ in their last bits whenever
+the kernels do.
 Reports record both; baselines compare fingerprints, and the run cache keys on them.
 """
 

@@ -203,20 +203,28 @@ class MLP:
         masks: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """x (S, N, d_in) -> outputs (S, N, d_out). masks: per hidden layer (S, N, h) scales."""
+        return self.trace(params, x, masks)[0]
+
+    def trace(
+        self,
+        params: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        masks: list[torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+        """forward, keeping what a backward pass needs (lowdim.backprop): the outputs and, per
+        layer, (its input (S, N, in), z (S, N, out), act(z) before the dropout mask; for the
+        last layer out_activation(z), i.e. the outputs)."""
         act = ACTIVATIONS[self.activation]
         names = self.layer_names()
+        layers = []
         h = x
         for layer, name in enumerate(names):
             w = params["w" + name]  # (S, in, out)
-            if self.bias:
-                h = torch.baddbmm(params["b" + name], h, w)  # (S, N, out)
-            else:
-                h = torch.bmm(h, w)
-            if layer < len(names) - 1:
-                h = act(h)
-                if masks:
-                    h = h * masks[layer]
-        return ACTIVATIONS[self.out_activation](h)
+            z = torch.baddbmm(params["b" + name], h, w) if self.bias else torch.bmm(h, w)
+            a = act(z) if layer < len(names) - 1 else ACTIVATIONS[self.out_activation](z)
+            layers.append((h, z, a))
+            h = a * masks[layer] if masks and layer < len(names) - 1 else a
+        return h, layers
 
     __call__ = forward
 

@@ -258,29 +258,30 @@ def relu_1d_gd(
 
 
 _GD_CHUNK_BYTES = 2 << 20  # one (chunk, N, H) tensor of relu_1d_gd's eager steps
-_COMPILED_CHUNK_BYTES = 4 << 20  # the same for the compiled step (it never stores one)
+_COMPILED_CHUNK_BYTES = 4 << 20  # the compiled step's chunks, sized by the same (N, H) product
 
 
 def _gd_steps(a, b, w, c, xx, yy, p, scale, steps: int, record_every: int, compile: bool):
     """relu_1d_gd's steps on one chunk of seeds: a, b, w (S, H), c (S,), xx, yy, p,
     scale (S, N). Returns the new a, b, w, c and the recorded losses (R, S)."""
     losses = []
-    fused = _compiled_step() if compile else None
-    for k in range(steps):
-        if fused is not None:
+    if compile:
+        fused = _compiled_step()
+        for k in range(steps):
             a, b, w, c, e = fused(a, b, w, c, xx, yy, scale)
             if record_every and k % record_every == 0:
                 losses.append(0.5 * (p * e * e).sum(1))
-            continue
-        # relu(b + a x) in place: (S, N, H); the derivative's mask [z > 0] is sign(h)
-        h = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None]).clamp_min_(0)
-        e = torch.bmm(h, w[:, :, None])[..., 0] + c[:, None] - yy  # (S, N) residuals
-        if record_every and k % record_every == 0:
-            losses.append(0.5 * (p * e * e).sum(1))
-        r = e * scale  # (S, N): step * dLoss/df
-        gw = torch.bmm(r[:, None, :], h)[:, 0]  # (S, H)
-        gba = torch.bmm(torch.stack([r, r * xx], 1), torch.sign(h))  # (S, 2, H)
-        a, b, w, c = a - gba[:, 1] * w, b - gba[:, 0] * w, w - gw, c - r.sum(1)
+    else:
+        for k in range(steps):
+            # relu(b + a x) in place: (S, N, H); the derivative's mask [z > 0] is sign(h)
+            h = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None]).clamp_min_(0)
+            e = torch.bmm(h, w[:, :, None])[..., 0] + c[:, None] - yy  # (S, N) residuals
+            if record_every and k % record_every == 0:
+                losses.append(0.5 * (p * e * e).sum(1))
+            r = e * scale  # (S, N): step * dLoss/df
+            gw = torch.bmm(r[:, None, :], h)[:, 0]  # (S, H)
+            gba = torch.bmm(torch.stack([r, r * xx], 1), torch.sign(h))  # (S, 2, H)
+            a, b, w, c = a - gba[:, 1] * w, b - gba[:, 0] * w, w - gw, c - r.sum(1)
     rec = torch.stack(losses) if losses else torch.empty(0, a.shape[0], dtype=a.dtype,
                                                           device=a.device)
     return a, b, w, c, rec
