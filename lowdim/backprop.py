@@ -109,12 +109,18 @@ def loss_and_grads(model: MLP, params: dict[str, torch.Tensor], x: torch.Tensor,
     for layer in range(last, -1, -1):
         name = names[layer]
         w = params["w" + name]
-        add("w" + name, torch.bmm(layers[layer][0].transpose(1, 2), g))  # (S, in, out)
+        inp = layers[layer][0]  # (S, N, in)
+        if w.shape[2] == 1 and w.shape[1] > 1:  # forward ran as a row (models.affine)
+            add("w" + name, torch.bmm(g.transpose(1, 2), inp).transpose(1, 2))
+        else:
+            add("w" + name, torch.bmm(inp.transpose(1, 2), g))  # (S, in, out)
         if model.bias:
             add("b" + name, g.sum(1, keepdim=True))  # (S, 1, out)
         if layer == 0:
             break
-        g = torch.bmm(g, w.transpose(1, 2))  # dL/d input of this layer (S, N, in)
+        # dL/d input of this layer (S, N, in); with one output unit an outer product, whose
+        # element-wise form is bmm's numbers bit for bit (see models.affine)
+        g = g * w.transpose(1, 2) if w.shape[2] == 1 else torch.bmm(g, w.transpose(1, 2))
         if masks:
             g = g * masks[layer - 1]
         g = _act_backward(act, g, layers[layer - 1][1], layers[layer - 1][2])

@@ -275,7 +275,8 @@ def _gd_steps(a, b, w, c, xx, yy, p, scale, steps: int, record_every: int, compi
         for k in range(steps):
             # relu(b + a x) in place: (S, N, H); the derivative's mask [z > 0] is sign(h)
             h = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None]).clamp_min_(0)
-            e = torch.bmm(h, w[:, :, None])[..., 0] + c[:, None] - yy  # (S, N) residuals
+            # (S, N) residuals; h @ w as the row w @ h^T (~10x faster in MKL, see models.affine)
+            e = torch.bmm(w[:, None, :], h.transpose(1, 2))[:, 0] + c[:, None] - yy
             if record_every and k % record_every == 0:
                 losses.append(0.5 * (p * e * e).sum(1))
             r = e * scale  # (S, N): step * dLoss/df

@@ -88,3 +88,38 @@ def test_training_with_the_hand_written_backward_equals_autograd_training():
     torch.testing.assert_close(fast.losses, slow.losses, rtol=1e-12, atol=1e-14)
     for k in fast.params:
         torch.testing.assert_close(fast.params[k], slow.params[k], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("s,n,h", [(1, 1, 1), (3, 16, 10), (100, 16, 10), (7, 20, 2000),
+                                   (33, 1200, 64), (2, 40, 3)])
+def test_one_input_feature_outer_product_equals_bmm_bit_for_bit(dtype, s, n, h):
+    """models.affine and backprop's input gradient take h * w for a (., 1) x (1, .) product:
+    bmm's numbers exactly, on torch's small-matrix loop and on MKL's path alike."""
+    from lowdim.models import affine
+
+    g = torch.Generator().manual_seed(s * n + h)
+    x, w = torch.randn(s, n, 1, generator=g, dtype=dtype), torch.randn(s, 1, h, generator=g,
+                                                                        dtype=dtype)
+    b = 3 * torch.randn(s, 1, h, generator=g, dtype=dtype)
+    with torch.no_grad():
+        assert torch.equal(affine(x, w, b), torch.baddbmm(b, x, w))
+        assert torch.equal(affine(x, w), torch.bmm(x, w))
+    r, v = torch.randn(s, n, 1, generator=g, dtype=dtype), torch.randn(s, h, 1, generator=g,
+                                                                       dtype=dtype)
+    assert torch.equal(r * v.transpose(1, 2), torch.bmm(r, v.transpose(1, 2)))
+
+
+@pytest.mark.parametrize("sizes", [(1, 5, 4, 1), (1, 6, 1), (1, 1), (3, 1, 4, 1), (2, 80, 1),
+                                   (1, 300, 1)])
+def test_one_wide_ends_match_autograd_bit_for_bit(sizes):
+    """1-D inputs and single outputs take models.affine's outer products and rows (7 points x
+    80 or 300 units reach MKL's kernels; fewer, torch's small-matrix loop)."""
+    for dtype in (torch.float32, torch.float64):
+        model, params, x, y, _ = case(sizes, dtype=dtype, activation="relu")
+        config = ld.TrainConfig(steps=1)
+        value, grads = backprop.loss_and_grads(model, params, x, y, loss="mse")
+        ref_value, ref_grads = autograd_grads(model, params, x, y, "mse", None, config)
+        assert torch.equal(value, ref_value)
+        for a, b in zip(grads, ref_grads):
+            assert torch.equal(a, b)
