@@ -31,7 +31,7 @@ OPTIMIZERS = ("gd", "sgd", "adam")
 SAMPLINGS = ("random", "epoch", "ordered")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _CHUNK_ELEMS = 1 << 16  # random numbers drawn per seed per chunk of steps
-_SEED_CHUNK_BYTES = 64 << 20  # CPU: a step's activations per chunk of seeds (~ 2x the L3 cache)
+_SEED_CHUNK_BYTES = 8 << 20  # CPU: a step's activations per chunk of seeds (see _seed_chunks)
 
 
 def _is_int(v) -> bool:
@@ -386,11 +386,15 @@ def _check_train_args(model, data, config, key, monitor, monitor_every) -> None:
 
 def _seed_chunks(model, data: Data, config: TrainConfig, dev: torch.device, s: int) -> list:
     """Slices of the seed axis to train one after another. On the CPU a batch whose per-step
-    activations far outgrow the last-level cache runs slower per seed than chunks of it (W1 and
-    W3 of bench/seeds.py at 1,000 seeds: 2.4x and 2.2x faster in 64 MB chunks; no change at 100).
-    A seed's numbers then equal those of the whole batch up to float rounding, as they already
-    depend on the batch at that level (vectorised element-wise kernels round a tensor's tail
-    elements their own way). Chunks hold >= 2 seeds (a batch of one may take other kernels)."""
+    activations outgrow the caches runs slower per seed than chunks of it: bench/seeds.py's W3
+    (2-64-64-2, 1,200 points, Adam; one core of an AMD EPYC, seed-steps/s) at 10 / 100 / 1,000
+    seeds: 1293 / 1025 / 1077 in 64 MB chunks, 1689 / 1690 / 1430 in 8 MB, 1729 / 1721 / 1330
+    in 4 MB; a class-imbalance-sized sigmoid net (8 seeds, 2-100-100-2, 2,288 points) 28.8 ms
+    per step in one batch, 22.6 ms in 8 MB chunks (2 seeds). A seed's numbers equal those of
+    the whole batch up to float rounding, as they already depend on the batch at that level:
+    vectorised kernels round a tensor's tail elements their own way (sigmoid, tanh, and the
+    fused Adam step on a small leaf such as a 2-unit output bias, found in a 1-ulp difference
+    after 3 steps). Chunks hold >= 2 seeds (a batch of one may take other kernels)."""
     sizes = getattr(model, "sizes", None)  # MLPs; a user's module keeps one batch
     if dev.type != "cpu" or sizes is None or s < 4:
         return [slice(0, s)]
