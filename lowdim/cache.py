@@ -42,6 +42,7 @@ import platform
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,14 @@ PRESENTATION_ONLY = frozenset({"__main__.py", "baseline.py", "cli.py", "figures.
                                "plugin.py", "report.py"})
 _store: Any = _UNSET  # Path, None (no disk store) or _UNSET (read ENV_VAR)
 _warned: set[str] = set()
+_served = [0.0]  # seconds of computing that this process read from the store instead
+
+
+def served_seconds() -> float:
+    """Seconds the entries this process read from the disk store took to compute (each read
+    counted once; in-memory repeats are free either way). The pytest plugin records a test's
+    share as its row's `cached_s`, so a cached run still tells how long a cold one takes."""
+    return _served[0]
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,24 +285,27 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _write(path: Path, key: str, described: dict, value: Any) -> None:
+def _write(path: Path, key: str, described: dict, value: Any, compute_s: float) -> None:
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(value, arrays, "result")
-    meta = json.dumps({"format": FORMAT, "key": key, "described": described, "tree": tree},
-                      sort_keys=True).encode()
+    meta = json.dumps({"format": FORMAT, "key": key, "described": described, "tree": tree,
+                       "compute_s": round(compute_s, 3)}, sort_keys=True).encode()
     buf = io.BytesIO()
     np.savez(buf, **{_META: np.frombuffer(meta, dtype=np.uint8)}, **arrays)
     _atomic_write_bytes(path, buf.getvalue())
 
 
-def _read(path: Path, key: str) -> Any:
-    """The stored value; raises (anything) when the entry is missing, damaged or not this key."""
+def _read(path: Path, key: str) -> tuple[Any, float]:
+    """(the stored value, the seconds it took to compute: 0 for entries written before that
+    was stored); raises (anything) when the entry is missing, damaged or not this key."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z[_META].tobytes().decode())
         if meta.get("format") != FORMAT or meta.get("key") != key:
             raise ValueError("key mismatch")
         arrays = {name: z[name] for name in z.files if name != _META}
-    return _decode(meta["tree"], arrays)
+    compute_s = meta.get("compute_s")
+    return _decode(meta["tree"], arrays), (float(compute_s) if isinstance(
+        compute_s, (int, float)) and compute_s >= 0 else 0.0)
 
 
 def _warn_once(what: str, error: BaseException) -> None:
@@ -348,16 +360,19 @@ def cached(fn: Callable) -> Callable:
         path = store / folder / f"{key}.npz" if store is not None else None
         if path is not None and path.is_file():
             try:
-                memo[key] = _read(path, key)
+                memo[key], compute_s = _read(path, key)
+                _served[0] += compute_s
                 return memo[key]
             except Exception:  # damaged, truncated, another key: recompute and overwrite
                 pass
+        start = time.perf_counter()
         value = fn(*args, **kwargs)
+        compute_s = time.perf_counter() - start
         if path is None:
             _encode(value, None, "result")  # the same refusals with or without a store
         else:
             try:
-                _write(path, key, described, value)
+                _write(path, key, described, value, compute_s)
             except OSError as e:
                 _warn_once(f"cannot write to {store}", e)
         memo[key] = value

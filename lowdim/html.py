@@ -168,6 +168,8 @@ def _figure(row: dict, figures: FigureSet, outdir: Path) -> str:
 def _row_section(row: dict, figures: FigureSet, outdir: Path) -> str:
     ev = row.get("evidence")
     facts = {"outcome": row.get("outcome"), "time": f"{_num(row.get('duration_s'))} s"}
+    if row.get("cached_s"):
+        facts["time"] += f" (+ {_num(row['cached_s'])} s of training read from the run cache)"
     if ev:
         facts.update({"statistic": ev["statistic"], "test": f"{ev['test']} ({ev['alternative']})",
                       "estimate [interval]": f"{_num(ev['estimate'])} {_interval(ev)}",

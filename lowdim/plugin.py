@@ -30,6 +30,7 @@ from .stats import Evidence, _plain, holm
 
 PROP_CLAIM = "lowdim_claim"  # (id, statement, source) attached at collection
 PROP_EVIDENCE = "lowdim_evidence"  # what the `claim` fixture recorded
+PROP_CACHED = "lowdim_cached_s"  # {"when": phase, "s": seconds of training read from the cache}
 PROFILES = ("quick", "full")
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -96,6 +97,7 @@ OPTIONS_KEY = pytest.StashKey[Options]()
 SESSION_KEY = pytest.StashKey["ReportSession"]()
 REGRESSION_KEY = pytest.StashKey[_baseline.RunRegression]()  # baseline / shard (baseline.py)
 CACHE_KEY = pytest.StashKey[object]()  # the run cache's previous folder, restored at the end
+SERVED_KEY = pytest.StashKey[float]()  # cache.served_seconds() when the item's last phase ended
 
 
 def _options(config: pytest.Config) -> Options:
@@ -249,9 +251,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 
 
 def _expected_file_seconds(config: pytest.Config) -> dict[str, float]:
-    """Seconds each test file took when last recorded: the --lowdim-baseline file's times,
-    overridden file by file by the report folder's claims.json (the latest run here, which may
-    hold other files: `pytest tests` writes one too); {} when neither is readable."""
+    """Seconds each test file takes to run cold (its rows' duration_s plus cached_s, the
+    training they read from the run cache) when last recorded: the --lowdim-baseline file's
+    times, overridden file by file by the report folder's claims.json (the latest run here,
+    which may hold other files: `pytest tests` writes one too); {} when neither is readable."""
     paths = [Path(config.getoption("lowdim_report_dir")) / "claims.json"]
     if config.getoption("lowdim_baseline"):
         paths.insert(0, Path(config.getoption("lowdim_baseline")))
@@ -263,7 +266,8 @@ def _expected_file_seconds(config: pytest.Config) -> dict[str, float]:
             these: dict[str, float] = {}
             for r in rows:
                 f = _baseline.file_of(r["test"])
-                these[f] = these.get(f, 0.0) + float(r.get("duration_s") or 0.0)
+                these[f] = these.get(f, 0.0) + float(r.get("duration_s") or 0.0) + float(
+                    r.get("cached_s") or 0.0)
         except (OSError, ValueError, KeyError, TypeError):
             continue
         seconds.update(these)
@@ -372,6 +376,31 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
         return _adaptive.rerun(pyfuncitem, more)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    from . import cache as _cache
+
+    item.stash[SERVED_KEY] = _cache.served_seconds()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    # The seconds of training this phase read from the run cache instead of computing, on the
+    # item before its report is made from item.user_properties: the report's `cached_s`, so
+    # that a cached run still records what a cold run of each file costs (for the order in
+    # which -n deals files, see _expected_file_seconds).
+    from . import cache as _cache
+
+    now = _cache.served_seconds()
+    saved = now - item.stash.get(SERVED_KEY, now)
+    item.stash[SERVED_KEY] = now
+    if saved > 0:
+        item.user_properties.append((PROP_CACHED, json.dumps({"when": call.when,
+                                                               "s": round(saved, 3)})))
+    return (yield)
+
+
 @pytest.fixture
 def claim(request: pytest.FixtureRequest) -> Claim:
     """Seeds, device and profile of this run, and `record(evidence, **conditions)`."""
@@ -456,6 +485,7 @@ class ReportSession:
         return self.rows.setdefault(nodeid, {
             "test": nodeid, "claim": None, "statement": None, "source": None,
             "outcome": "not run", "evidence": None, "conditions": {}, "duration_s": 0.0,
+            "cached_s": 0.0,
             "reproduce": self._reproduce(nodeid),
         })
 
@@ -508,6 +538,10 @@ class ReportSession:
                 row["method_hash"] = value.get("method_hash")
                 if value.get("curves"):  # histories over steps, for the figure (figures.py)
                     row["curves"] = value["curves"]
+            elif name == PROP_CACHED and isinstance(value, str):
+                value = json.loads(value)  # each report carries the earlier phases' too
+                if value.get("when") == report.when:
+                    row["cached_s"] = round(row.get("cached_s", 0.0) + float(value["s"]), 3)
         row["duration_s"] = round(row["duration_s"] + float(report.duration or 0.0), 3)
         xfail = hasattr(report, "wasxfail")
         if any(name == _rel.PROP_TIMEOUT for name, _ in report.user_properties):

@@ -306,3 +306,50 @@ def test_under_xdist_the_controller_clears_before_the_workers_start(pytester, mo
     # The old entry is gone before the worker asks for it, and the worker's new one stays.
     assert _session(pytester, runs, "-n", "2", "--lowdim-cache-clear", subprocess=True) == 2
     assert _session(pytester, runs) == 2
+
+
+def test_reads_from_the_store_count_the_seconds_the_entry_took_to_compute(store, monkeypatch):
+    ticks = iter([100.0, 102.5])  # the computation's start and end on the cache's clock
+    monkeypatch.setattr(cache.time, "perf_counter", lambda: next(ticks))
+    f = counted(result)
+    before = cache.served_seconds()
+    f((0, 1), 1.0)
+    assert cache.served_seconds() == before  # computed here: nothing served
+    f((0, 1), 1.0)
+    assert cache.served_seconds() == before  # an in-memory repeat is free either way
+    f.cache_clear()
+    f((0, 1), 1.0)
+    assert f.calls == 1 and cache.served_seconds() == before + 2.5
+
+
+SLOW_CACHED_CLAIM = '''
+import time
+import pytest
+import lowdim as ld
+
+pytestmark = pytest.mark.claim("slow-cache", statement="s", source="t")
+
+
+@ld.cached
+def expensive(n: int):
+    time.sleep(0.6)
+    return n
+
+
+def test_uses_it(claim):
+    assert expensive(3) == 3
+'''
+
+
+def test_a_cached_run_reports_the_training_it_read_as_cached_s(pytester):
+    """The second run's row takes ~0 s but records the 0.6 s it did not train (cached_s), which
+    the plugin's longest-first order adds back (plugin._expected_file_seconds)."""
+    pytester.makepyfile(test_slow=SLOW_CACHED_CLAIM)
+    args = ("-p", "no:randomly", "-p", "no:hypothesispytest", "--lowdim-report-dir=out")
+    rows = []
+    for _ in range(2):
+        pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)
+        rows.append(json.loads((pytester.path / "out" / "claims.json").read_text())["rows"][0])
+    cold, warm = rows
+    assert cold["duration_s"] >= 0.6 and cold["cached_s"] == 0.0
+    assert warm["duration_s"] < 0.6 <= warm["cached_s"] < cold["duration_s"] + 0.01

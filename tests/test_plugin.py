@@ -357,6 +357,12 @@ def test_expected_file_times_merge_the_baseline_and_the_latest_report(tmp_path):
                              invocation_params=SimpleNamespace(dir=tmp_path))
     assert _expected_file_seconds(config) == {"claims/a.py": 15.0, "claims/b.py": 3.0,
                                               "tests/t.py": 1.0}
+    # a run served from the run cache: its rows' cached_s count as what a cold run costs
+    report = tmp_path / "reports" / "claims.json"
+    data = json.loads(report.read_text())
+    data["rows"][0].update(duration_s=0.1, cached_s=8.9)
+    report.write_text(json.dumps(data))
+    assert _expected_file_seconds(config)["claims/b.py"] == 9.0
     opts["lowdim_baseline"] = None
     (tmp_path / "reports" / "claims.json").write_text("not json")  # unreadable: no times
     assert _expected_file_seconds(config) == {}
