@@ -237,8 +237,12 @@ def check_comparable(base_meta: dict, new_meta: dict) -> tuple[str, list[str]]:
     if base_meta.get("device") != new_meta.get("device"):
         notes.append(f"device differs: {base_meta.get('device')} → {new_meta.get('device')}")
     if other_cpu(base_meta, new_meta):
+        bp, np_ = base_meta.get("numerics_probes") or {}, new_meta.get("numerics_probes") or {}
+        which = [k for k in sorted(set(bp) & set(np_)) if bp[k] != np_[k]]
         notes.append(f"CPU kernels differ: {kernels_label(base_meta)} → "
-                     f"{kernels_label(new_meta)}; a changed verdict is reported, not failing")
+                     f"{kernels_label(new_meta)}"
+                     + (f" (probes that round differently: {', '.join(which)})" if which else "")
+                     + "; a changed verdict is reported, not failing")
     return mode, notes
 
 

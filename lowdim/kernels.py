@@ -13,14 +13,17 @@ run on it.
 `cpu_kernels()` names the kernels for people and for conditions in claim files; `fingerprint()`
 measures them: the hash of a few float32/float64 results (torch and numpy matmuls of odd shapes,
 a long sum, vectorised transcendental functions, an SVD) that differ in their last bits whenever
-the kernels do.
-Reports record both; baselines compare fingerprints, and the run cache keys on them.
+the kernels do; `probe_digests()` keeps each probe's own digest, so that a difference can be
+traced to the kernels that cause it.
+Reports record all three; baselines compare fingerprints (and name the probes that differ), and
+the run cache keys on the fingerprint.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 
 import numpy as np
 import torch
@@ -50,24 +53,32 @@ def cpu_kernels() -> str:
 
 
 @functools.cache
-def fingerprint() -> str:
-    """12 hex digits: equal on two machines whose CPU kernels round the same (as far as these
-    probes see), different where they do not. ~1 ms; computed once per process."""
+def probe_digests() -> dict[str, str]:
+    """{probe: 8 hex digits of its result}: which kernels a fingerprint difference comes from
+    (reports keep these as meta `numerics_probes`; a baseline comparison names the probes whose
+    digests differ). ~1 ms; computed once per process."""
     g = torch.Generator().manual_seed(20260101)
     a = torch.rand(67, 131, generator=g) - 0.5  # odd shapes: every kernel's tail code runs
     b = torch.rand(131, 45, generator=g) - 0.5
     x = torch.rand(3, 37, 29, generator=g) - 0.5
     w = torch.rand(3, 29, 11, generator=g) - 0.5
-    probes = [
-        a @ b,  # (67, 45) GEMM
-        torch.bmm(x, w),  # (3, 37, 11) batched GEMM
-        a.sum(dim=1), a.reshape(-1).sum().reshape(1),  # vectorised reductions
-        a.tanh(), a.exp(), a.sigmoid(), torch.log_softmax(a, dim=1),
-        (a.double() @ b.double()),
-    ]
     an, bn = a.double().numpy(), b.double().numpy()
-    probes += [torch.from_numpy(an @ bn), torch.from_numpy(np.linalg.svd(an[:, :45])[1])]
-    h = hashlib.sha256()
-    for p in probes:
-        h.update(p.contiguous().numpy().tobytes())
-    return h.hexdigest()[:12]
+    probes = {
+        "torch matmul f32": a @ b,  # (67, 45) GEMM
+        "torch bmm f32": torch.bmm(x, w),  # (3, 37, 11) batched GEMM
+        "torch sums": torch.cat([a.sum(dim=1), a.reshape(-1).sum().reshape(1)]),
+        "torch tanh": a.tanh(), "torch exp": a.exp(), "torch sigmoid": a.sigmoid(),
+        "torch log_softmax": torch.log_softmax(a, dim=1),
+        "torch matmul f64": a.double() @ b.double(),
+        "numpy matmul f64": torch.from_numpy(an @ bn),
+        "numpy svd f64": torch.from_numpy(np.linalg.svd(an[:, :45])[1]),
+    }
+    return {name: hashlib.sha256(p.contiguous().numpy().tobytes()).hexdigest()[:8]
+            for name, p in probes.items()}
+
+
+@functools.cache
+def fingerprint() -> str:
+    """12 hex digits: equal on two machines whose CPU kernels round the same (as far as these
+    probes see, probe_digests()), different where they do not."""
+    return hashlib.sha256(json.dumps(probe_digests(), sort_keys=True).encode()).hexdigest()[:12]

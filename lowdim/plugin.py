@@ -439,7 +439,8 @@ def _cpu_kernels() -> dict:
     from . import kernels
 
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu_kernels": kernels.cpu_kernels(), "numerics": kernels.fingerprint()}
+            "cpu_kernels": kernels.cpu_kernels(), "numerics": kernels.fingerprint(),
+            "numerics_probes": kernels.probe_digests()}
 
 
 class ReportSession:

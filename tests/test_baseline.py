@@ -354,6 +354,11 @@ def test_measured_kernel_fingerprints_decide_other_cpu_over_the_capability_name(
     assert c["rows"]["f.py::a"]["status"] == "verdict changed on another CPU" and not c["failed"]
     assert "AVX512/mkl-avx512 (aaaaaaaaaaaa) → AVX512/mkl-avx2 (bbbbbbbbbbbb)" in c["rows"][
         "f.py::a"]["text"]
+    # with per-probe digests recorded, the note names the probes that round differently
+    base["meta"]["numerics_probes"] = {"torch bmm f32": "1", "numpy svd f64": "2", "old": "3"}
+    new["meta"]["numerics_probes"] = {"torch bmm f32": "9", "numpy svd f64": "2", "new": "4"}
+    assert any("(probes that round differently: torch bmm f32)" in n
+               for n in bl.compare(base, new)["notes"])
     new["meta"]["numerics"] = "aaaaaaaaaaaa"  # the same measured kernels: the gate holds
     new["meta"]["cpu_capability"] = "AVX2"
     assert bl.compare(base, new)["failed"]

@@ -1,5 +1,6 @@
 """lowdim.kernels: the name and the measured fingerprint of the CPU kernels."""
 
+import json
 import re
 import subprocess
 import sys
@@ -34,7 +35,13 @@ def test_the_fingerprint_sees_other_kernels():
     cap = torch.backends.cpu.get_cpu_capability()
     if cap not in ("AVX512",):
         return  # nothing narrower to switch to that is guaranteed to round differently
-    code = "from lowdim import kernels; print(kernels.fingerprint())"
+    code = ("import json; from lowdim import kernels; "
+            "print(json.dumps([kernels.fingerprint(), kernels.probe_digests()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "ATEN_CPU_CAPABILITY": "avx2"})
-    assert out.stdout.strip() != kernels.fingerprint()
+    fp, probes = json.loads(out.stdout)
+    assert fp != kernels.fingerprint()
+    # and the probes say where: torch's own vector kernels, not the BLAS behind numpy
+    ours = kernels.probe_digests()
+    differ = {k for k in ours if probes[k] != ours[k]}
+    assert differ and all(k.startswith("torch ") for k in differ), differ
