@@ -143,7 +143,8 @@ def main(argv=None):
     ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     ap.add_argument("--seconds", type=float, default=1.5, help="target time per measurement")
     ap.add_argument("--no-compiled", dest="compiled", action="store_false",
-                    help="skip W1's torch.compile'd variant (~25 s of compiling per S and dtype)")
+                    help="skip W1's torch.compile'd variant (~10 s of compiling cold, ~1 s per "
+                         "further S)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 

@@ -217,9 +217,10 @@ def relu_1d_gd(
     error), so that lr = l is the step of lowdim.train(..., optimizer="gd", lr=l, loss="mse").
     record_every: keep the (S,) loss (before the step, as lowdim.train) every this many steps.
     compile: run each step through torch.compile (needs a C++ compiler on the CPU): the step is
-    fused into loops that never store an (S, N, H) tensor, ~4x faster per step at S = 100,
-    H = 2000 on one CPU core, after ~25 s of compiling per shape and dtype in each process
-    (bench/seeds.py reports both and the step count where it pays off). Sums run in another
+    fused into loops that never store an (S, N, H) tensor, ~2x faster per step at S = 100,
+    H = 2000 on one CPU core, after compiling: ~10 s for the first shape in a fresh machine,
+    ~1 s for each further shape and dtype, ~3 s in a later process that finds inductor's disk
+    cache (bench/seeds.py reports both and the step count where it pays off). Sums run in another
     order, so results differ from the default path in the last bits (~1e-7 in float32); the
     claims use the default path.
     Returns the final parameters (new tensors, same names and shapes) and the recorded losses
