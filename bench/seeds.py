@@ -151,7 +151,8 @@ def main(argv=None):
     load = os.getloadavg()[0]
     peak = peak_gemm(args.seconds)
     print(f"peak float32 GEMM (torch.mm 2048^2, 1 thread): {peak:.1f} GFLOP/s; "
-          f"load average {load:.2f} on {os.cpu_count()} cores", flush=True)
+          f"load average {load:.2f} on {os.cpu_count()} cores; torch {torch.__version__}, "
+          f"CPU kernels {ld.cpu_kernels()}", flush=True)
     rows = []
     for name in args.workloads:
         w = WORKLOADS[name]
@@ -215,6 +216,7 @@ def main(argv=None):
                     "gflops": gflops, "frac_peak": gflops / peak, "compile_s": c_s,
                     "breakeven_steps": breakeven, "losses_agree": agree, "max_loss_diff": diff,
                     "peak_gflops": peak, "load_average_start": load,
+                    "cpu_kernels": ld.cpu_kernels(), "torch": torch.__version__,
                 })
                 if approach != "loop":
                     print(f"{name} S={S:5d} {approach:15s} {rate:10.0f} seed-steps/s (loop "

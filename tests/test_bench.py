@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
+import lowdim as ld
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,6 +25,7 @@ def test_the_seed_benchmark_writes_one_object_per_workload_size_and_approach(tmp
     for r in rows:
         assert r["S"] == 2 and r["seed_steps_per_s"] > 0 and r["frac_peak"] > 0
         assert r["losses_agree"], r  # the same losses as the loop from the same init (float64)
+        assert r["cpu_kernels"] == ld.cpu_kernels() and r["torch"] == torch.__version__
     loop = {r["workload"]: r["seed_steps_per_s"] for r in rows if r["approach"] == "loop"}
     for r in rows:
         assert abs(r["speedup_vs_loop"] - r["seed_steps_per_s"] / loop[r["workload"]]) < 1e-9
