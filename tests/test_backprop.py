@@ -112,14 +112,16 @@ def test_one_input_feature_outer_product_equals_bmm_bit_for_bit(dtype, s, n, h):
 
 @pytest.mark.parametrize("sizes", [(1, 5, 4, 1), (1, 6, 1), (1, 1), (3, 1, 4, 1), (2, 80, 1),
                                    (1, 300, 1)])
-def test_one_wide_ends_match_autograd_bit_for_bit(sizes):
+@pytest.mark.parametrize("bias,dropout", [(True, 0.0), (False, 0.0), (True, 0.5)])
+def test_one_wide_ends_match_autograd_bit_for_bit(sizes, bias, dropout):
     """1-D inputs and single outputs take models.affine's outer products and rows (7 points x
     80 or 300 units reach MKL's kernels; fewer, torch's small-matrix loop)."""
     for dtype in (torch.float32, torch.float64):
-        model, params, x, y, _ = case(sizes, dtype=dtype, activation="relu")
+        model, params, x, y, masks = case(sizes, dtype=dtype, activation="relu", bias=bias,
+                                          dropout=dropout)
         config = ld.TrainConfig(steps=1)
-        value, grads = backprop.loss_and_grads(model, params, x, y, loss="mse")
-        ref_value, ref_grads = autograd_grads(model, params, x, y, "mse", None, config)
+        value, grads = backprop.loss_and_grads(model, params, x, y, loss="mse", masks=masks)
+        ref_value, ref_grads = autograd_grads(model, params, x, y, "mse", masks, config)
         assert torch.equal(value, ref_value)
         for a, b in zip(grads, ref_grads):
             assert torch.equal(a, b)
