@@ -87,6 +87,12 @@ def _default_bias_init(weight_init: Init) -> Init:
     return Init("zeros") if weight_init.kind in ("he",) else weight_init
 
 
+def runs_as_row(w: torch.Tensor) -> bool:
+    """Does affine compute h @ w as the row w^T h^T (one output unit, more than one input)?
+    lowdim.backprop takes that row's weight gradient, so both must agree."""
+    return w.shape[2] == 1 and w.shape[1] > 1
+
+
 def affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
     """h @ w (+ b) for stacked seeds: (S, N, in) @ (S, in, out) (+ (S, 1, out)).
 
@@ -107,7 +113,7 @@ def affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> t
             h.requires_grad or w.requires_grad or (b is not None and b.requires_grad))):
         z = h * w
         return z if b is None else z.add_(b)
-    if w.shape[2] == 1 and w.shape[1] > 1:
+    if runs_as_row(w):
         row = (torch.bmm(w.transpose(1, 2), h.transpose(1, 2)) if b is None
                else torch.baddbmm(b, w.transpose(1, 2), h.transpose(1, 2)))  # (S, 1, N)
         return row.transpose(1, 2)

@@ -282,7 +282,9 @@ def _gd_steps(a, b, w, c, xx, yy, p, scale, steps: int, record_every: int, compi
             # relu(b + a x) in place: (S, N, H); the derivative's mask [z > 0] is sign(h)
             h = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None],
                               out=h_buf).clamp_min_(0)
-            # (S, N) residuals; h @ w as the row w @ h^T (~10x faster in MKL, see models.affine)
+            # (S, N) residuals; h @ w as the row w @ h^T (~10x faster in MKL, see models.affine).
+            # Not models.affine(h, w[:, :, None]): that row's operand has other strides, for
+            # which MKL picks another kernel and other last bits (measured)
             e = torch.bmm(w[:, None, :], h.transpose(1, 2))[:, 0] + c[:, None] - yy
             if record_every and k % record_every == 0:
                 losses.append(0.5 * (p * e * e).sum(1))
