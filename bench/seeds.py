@@ -37,8 +37,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import lowdim as ld  # noqa: E402
-from lowdim import backprop  # noqa: E402
-from lowdim.ntk import relu_1d_gd  # noqa: E402
+from lowdim.engine import backprop  # noqa: E402
+from lowdim.engine.ntk import relu_1d_gd  # noqa: E402
 
 WORKLOADS = {
     "W1": dict(sizes=(1, 2000, 1), n=20, optimizer="gd", lr=1e-4, loss="mse",
@@ -237,7 +237,7 @@ def main(argv=None):
         row["load_average_end"] = end
     print(f"load average at the end: {end:.2f}")
     if args.json:
-        from lowdim.report import atomic_write
+        from lowdim.report.schema import atomic_write
 
         atomic_write(args.json, json.dumps(rows, indent=1) + "\n")
     return 0 if all(r.get("losses_agree", True) for r in rows) else 1

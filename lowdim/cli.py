@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import baseline as _baseline
+from . import regress as _baseline
 from . import report as _report
 
 
@@ -40,7 +40,7 @@ def _cmd_compare(args) -> int:
     comparison = _baseline.compare(base, new, label=args.baseline)
     _print_comparison(comparison)
     _baseline.annotate(new, comparison)
-    _baseline.write_step_summary(f"# lowdim compare\n{_baseline.render_section(new['meta'])}")
+    _baseline.write_step_summary(f"# lowdim compare\n{_report.render_section(new['meta'])}")
     return 1 if comparison["failed"] else 0
 
 
@@ -76,7 +76,7 @@ def _cmd_new(args) -> int:
 
 
 def _cmd_calibrate(args) -> int:
-    from . import calibrate
+    from .stats import calibrate
 
     return calibrate.run_cli(args)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import lowdim as ld
-from lowdim.adaptive import sequential_evidence
+from lowdim.plugin.adaptive import sequential_evidence
 
 ADAPTIVE_FILE = '''
 import numpy as np

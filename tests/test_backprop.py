@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import lowdim as ld
-from lowdim import backprop
-from lowdim.losses import LOSSES
-from lowdim.train import _penalty
+from lowdim.engine import backprop
+from lowdim.engine.losses import LOSSES
+from lowdim.engine.train import _penalty
 
 
 def autograd_grads(model, params, x, y, loss, masks, config):
@@ -96,7 +96,7 @@ def test_training_with_the_hand_written_backward_equals_autograd_training():
 def test_one_input_feature_outer_product_equals_bmm_bit_for_bit(dtype, s, n, h):
     """models.affine and backprop's input gradient take h * w for a (., 1) x (1, .) product:
     bmm's numbers exactly, on torch's small-matrix loop and on MKL's path alike."""
-    from lowdim.models import affine
+    from lowdim.engine.models import affine
 
     g = torch.Generator().manual_seed(s * n + h)
     x, w = torch.randn(s, n, 1, generator=g, dtype=dtype), torch.randn(s, 1, h, generator=g,

@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 
 import lowdim as ld
-from lowdim import baseline as bl
 from lowdim import cli, scaffold
+from lowdim import regress as bl
 
 FILE_ONE = '''"""Claim one: a module docstring the method hash ignores."""
 import numpy as np

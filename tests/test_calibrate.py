@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import lowdim as ld
-from lowdim import calibrate as cal
 from lowdim.cli import main
-from lowdim.sequential import sequential_proportion, sequential_sign
+from lowdim.stats import calibrate as cal
 from lowdim.stats import signed_rank_p
+from lowdim.stats.sequential import sequential_proportion, sequential_sign
 
 ALPHA = 0.01
 CODE = {"SUPPORTED": 1, "REFUTED": -1, "INCONCLUSIVE": 0}

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import lowdim as ld
-from lowdim import figures, report
+from lowdim import report
+from lowdim.report import figures
 
 matplotlib = pytest.importorskip("matplotlib", reason="figures need matplotlib (lowdim[plots])")
 

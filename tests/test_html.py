@@ -17,8 +17,8 @@ import pytest
 from test_figures import DOC, sample_report
 
 from lowdim import report
-from lowdim.figures import XFAIL_NOTE, FigureSet
-from lowdim.html import render_figure_links, render_html
+from lowdim.report.figures import XFAIL_NOTE, FigureSet
+from lowdim.report.html import render_figure_links, render_html
 
 CHROMIUMS = ("chromium", "chromium-headless-shell", "chromium-browser", "google-chrome",
              "headless_shell")

@@ -8,7 +8,7 @@ import sys
 import torch
 
 import lowdim as ld
-from lowdim import kernels
+from lowdim.engine import kernels
 
 
 def test_the_kernel_name_joins_torchs_capability_and_the_blas_path():
@@ -23,7 +23,7 @@ def test_the_kernel_name_joins_torchs_capability_and_the_blas_path():
 def test_the_fingerprint_is_stable_across_processes_and_thread_counts():
     fp = kernels.fingerprint()
     assert re.fullmatch(r"[0-9a-f]{12}", fp)
-    code = ("import torch; torch.set_num_threads(1); from lowdim import kernels; "
+    code = ("import torch; torch.set_num_threads(1); from lowdim.engine import kernels; "
             "print(kernels.fingerprint())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == fp
@@ -35,7 +35,7 @@ def test_the_fingerprint_sees_other_kernels():
     cap = torch.backends.cpu.get_cpu_capability()
     if cap not in ("AVX512",):
         return  # nothing narrower to switch to that is guaranteed to round differently
-    code = ("import json; from lowdim import kernels; "
+    code = ("import json; from lowdim.engine import kernels; "
             "print(json.dumps([kernels.fingerprint(), kernels.probe_digests()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "ATEN_CPU_CAPABILITY": "avx2"})

@@ -321,7 +321,7 @@ def test_rows_of_tests_that_never_ran_under_xdist_carry_their_claim_id(pytester)
 def test_files_are_dealt_longest_first_from_the_last_runs_times():
     from types import SimpleNamespace
 
-    from lowdim.plugin import _longest_files_first
+    from lowdim.plugin._core import _longest_files_first
 
     items = [SimpleNamespace(nodeid=n) for n in (
         "claims/a.py::t1", "claims/a.py::t2", "claims/b.py::t1", "claims/c.py::t1",
@@ -341,7 +341,7 @@ def test_files_are_dealt_longest_first_from_the_last_runs_times():
 def test_expected_file_times_merge_the_baseline_and_the_latest_report(tmp_path):
     from types import SimpleNamespace
 
-    from lowdim.plugin import _expected_file_seconds
+    from lowdim.plugin._core import _expected_file_seconds
     from lowdim.report import SCHEMA_VERSION
 
     def write(path, rows):

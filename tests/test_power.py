@@ -17,8 +17,8 @@ from scipy import stats
 
 import lowdim as ld
 from lowdim import Verdict
-from lowdim import power as pw
-from lowdim.sequential import sequential_proportion
+from lowdim.stats import power as pw
+from lowdim.stats.sequential import sequential_proportion
 
 ALPHA = 0.01
 PROPERTY = settings(max_examples=25, deadline=None, database=None, derandomize=True,

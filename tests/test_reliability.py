@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import lowdim as ld
-from lowdim import reliability as rel
+from lowdim.plugin import reliability as rel
 from lowdim.report import load_report, table_rows
 
 FAST_FILE = '''

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from lowdim import Evidence, Verdict
-from lowdim.sequential import (
+from lowdim.stats.sequential import (
     confidence_sequence,
     log_e_value,
     scan,

@@ -570,7 +570,7 @@ def test_the_constant_loss_gives_exactly_zero_gradients_and_training_does_not_mo
 
 @pytest.mark.parametrize("n, b", [(400, 64), (8000, 64), (300, 16), (96, 32)])
 def test_random_batches_are_exactly_argsorts_first_b_even_with_tied_draws(n, b):
-    from lowdim.train import _first_of_argsort
+    from lowdim.engine.train import _first_of_argsort
 
     g = torch.Generator().manual_seed(n)
     for coarse in (2**24, 2**10):  # float32 draws, and draws with many ties
@@ -580,7 +580,7 @@ def test_random_batches_are_exactly_argsorts_first_b_even_with_tied_draws(n, b):
 
 @pytest.mark.parametrize("optimizer, momentum", [("gd", 0.0), ("sgd", 0.9), ("adam", 0.0)])
 def test_the_optimizer_step_is_torch_optims_step_to_the_bit(optimizer, momentum):
-    from lowdim.train import _Optimizer
+    from lowdim.engine.train import _Optimizer
 
     g = torch.Generator().manual_seed(0)
     leaves = [torch.randn(3, 4, 5, generator=g), torch.randn(3, 1, 5, generator=g)]
@@ -610,7 +610,7 @@ def test_the_optimizer_step_is_torch_optims_step_to_the_bit(optimizer, momentum)
 def test_training_in_chunks_of_seeds_gives_the_whole_batchs_numbers(model, config, monkeypatch):
     import importlib
 
-    train_module = importlib.import_module("lowdim.train")  # (lowdim.train is the function)
+    train_module = importlib.import_module("lowdim.engine.train")
     seeds = list(range(7))
     data = clusters(seeds)
     whole = ld.train(model, data, config, seeds=seeds, key=KEY)
@@ -659,7 +659,7 @@ def test_relu_1d_gd_compiled_takes_the_same_steps():
 
 
 def test_relu_1d_gd_in_seed_chunks_changes_no_number(monkeypatch):
-    from lowdim import ntk
+    from lowdim.engine import ntk
 
     seeds = list(range(7))
     params = ld.MLP((1, 37, 1)).init(seeds, key="chunks")

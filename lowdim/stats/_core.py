@@ -109,17 +109,17 @@ class Evidence:
         return {
             "statistic": self.statistic,
             "n": int(self.n),
-            "estimate": _plain(self.estimate),
-            "interval": [_plain(self.interval[0]), _plain(self.interval[1])],
+            "estimate": plain(self.estimate),
+            "interval": [plain(self.interval[0]), plain(self.interval[1])],
             "test": self.test,
-            "p": _plain(self.p),
-            "p_opposite": _plain(self.p_opposite),
+            "p": plain(self.p),
+            "p_opposite": plain(self.p_opposite),
             "alpha": float(self.alpha),
-            "threshold": _plain(self.threshold),
+            "threshold": plain(self.threshold),
             "alternative": self.alternative,
             "verdict": self.verdict.value,
-            "values": [_plain(v) for v in self.values],
-            "details": _plain(self.details),
+            "values": [plain(v) for v in self.values],
+            "details": plain(self.details),
             "repr": repr(self),
         }
 
@@ -146,14 +146,14 @@ def _bound(v, infinite: float) -> float:
     return infinite if v is None else float(v)
 
 
-def _plain(v):
+def plain(v):
     """numpy / torch scalars and arrays, tuples, dicts -> plain Python; non-finite -> None/str."""
     if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
+        return {str(k): plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     if hasattr(v, "tolist"):  # numpy arrays and scalars, torch tensors
-        return _plain(v.tolist())
+        return plain(v.tolist())
     if isinstance(v, Enum):
         return v.value
     if isinstance(v, bool) or v is None or isinstance(v, str):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .figures import VERDICT_COLORS, XFAIL_NOTE, FigureSet
-from .report import _interval, _num
+from .schema import fmt_interval, fmt_num
 
 _OUTCOME_COLORS = {"passed": "#1a7f37", "xfailed": "#6e7781", "failed": "#cf222e",
                    "error": "#bc4c00", "crashed": "#bc4c00", "xpassed": "#bc4c00",
@@ -122,14 +122,14 @@ def _summary(report: dict) -> str:
                 cells += [f"<td{span}>{link}</td>",
                           f'<td{span} class="statement">{_e(info["statement"])}</td>']
             name = row["test"].split("::", 1)[-1]
-            estimate = f"{_num(ev['estimate'])} {_interval(ev)}" if ev else "–"
+            estimate = f"{fmt_num(ev['estimate'])} {fmt_interval(ev)}" if ev else "–"
             seeds = ev["n"] if ev else "–"
             cells += [
                 f'<td class="test"><a href="#{anchor("row", row["test"])}">{_e(name)}</a></td>',
                 f"<td>{badge(row)}</td>",
                 f'<td class="num">{_e(estimate)}</td>',
                 f'<td class="num">{_e(seeds)}</td>',
-                f'<td class="num">{_e(_num(row.get("duration_s")))}</td>',
+                f'<td class="num">{_e(fmt_num(row.get("duration_s")))}</td>',
             ]
             out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
@@ -167,20 +167,20 @@ def _figure(row: dict, figures: FigureSet, outdir: Path) -> str:
 
 def _row_section(row: dict, figures: FigureSet, outdir: Path) -> str:
     ev = row.get("evidence")
-    facts = {"outcome": row.get("outcome"), "time": f"{_num(row.get('duration_s'))} s"}
+    facts = {"outcome": row.get("outcome"), "time": f"{fmt_num(row.get('duration_s'))} s"}
     if row.get("cached_s"):
-        facts["time"] += f" (+ {_num(row['cached_s'])} s of training read from the run cache)"
+        facts["time"] += f" (+ {fmt_num(row['cached_s'])} s of training read from the run cache)"
     if ev:
         facts.update({"statistic": ev["statistic"], "test": f"{ev['test']} ({ev['alternative']})",
-                      "estimate [interval]": f"{_num(ev['estimate'])} {_interval(ev)}",
-                      "threshold": _num(ev["threshold"]), "seeds": ev["n"],
-                      "p": f"{_num(ev['p'], 3)} (alpha {ev['alpha']:g})"})
+                      "estimate [interval]": f"{fmt_num(ev['estimate'])} {fmt_interval(ev)}",
+                      "threshold": fmt_num(ev["threshold"]), "seeds": ev["n"],
+                      "p": f"{fmt_num(ev['p'], 3)} (alpha {ev['alpha']:g})"})
         if row.get("p_holm") is not None:
-            facts["p, Holm-adjusted over the run"] = _num(row["p_holm"], 3)
+            facts["p, Holm-adjusted over the run"] = fmt_num(row["p_holm"], 3)
         scalars = {k: v for k, v in (ev.get("details") or {}).items()
                    if isinstance(v, (int, float, str)) or v is None}
         if scalars:
-            facts["details"] = ", ".join(f"{k} = {_num(v) if isinstance(v, float) else v}"
+            facts["details"] = ", ".join(f"{k} = {fmt_num(v) if isinstance(v, float) else v}"
                                          for k, v in scalars.items())
     if row.get("conditions"):
         facts["conditions"] = json.dumps(row["conditions"], sort_keys=True)
@@ -209,7 +209,7 @@ def render_html(report: dict, figures: FigureSet, outdir: str | Path) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>lowdim claims report</title>", f"<style>{_CSS}</style></head><body>",
         "<h1>lowdim claims report</h1>",
-        f'<p class="meta">run {_e(meta.get("started", "?"))}, {_e(_num(meta.get("wall_time_s")))}'
+        f'<p class="meta">run {_e(meta.get("started", "?"))}, {_e(fmt_num(meta.get("wall_time_s")))}'
         f" s wall, profile {_e(opts.get('profile', '?'))}, seed offset "
         f"{_e(opts.get('seed_offset', 0))}, device {_e(meta.get('device', '?'))}, commit "
         f"{_e(meta.get('git_commit') or '?')}</p>",

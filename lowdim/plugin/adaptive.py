@@ -25,8 +25,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from .sequential import sequential_proportion, sequential_sign
-from .stats import Evidence, Verdict
+from ..stats import Evidence, Verdict, sequential_proportion, sequential_sign
 
 FIRST = 8  # seeds at the first look; look k trains min(n, FIRST * 2**k)
 BATCH = 8  # the scan may stop after every BATCH seeds

@@ -61,10 +61,10 @@ import numpy as np
 from scipy import stats as st
 from tabulate import tabulate
 
+from ..report.schema import atomic_write
 from . import power as _power
 from . import sequential as _seq
-from .report import atomic_write
-from .stats import (
+from ._core import (
     Verdict,
     hodges_lehmann,
     median_interval,
@@ -169,7 +169,7 @@ def _normal(rng, runs, n, mean):
 
 
 def _decide_proportion(flags, alpha, intervals=True):
-    from .stats import proportion
+    from ._core import proportion
 
     n = flags.shape[1]
 
@@ -182,7 +182,7 @@ def _decide_proportion(flags, alpha, intervals=True):
 
 
 def _decide_sign(d, alpha, intervals=True):
-    from .stats import paired
+    from ._core import paired
 
     n = d.shape[1]
 

@@ -7,56 +7,19 @@ No pytest import here: the plugin builds the dict, this module only formats and 
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
-SCHEMA_VERSION = 1
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error", "crashed", "timeout",
-            "not run")
+from ..stats.power import report_cells
+from . import figures as _figures
+from . import html as _html
+from .schema import SCHEMA_VERSION, atomic_write, fmt_interval, fmt_num, load_report
 
-
-def atomic_write(path: str | os.PathLike, text: str | bytes) -> None:
-    """Write text (UTF-8) or bytes to path via a temporary file in the same folder and an atomic
-    rename, so a reader (or an interrupted run) sees either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8") if isinstance(text, str) else text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _num(x, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–" if x is None else str(x)
-    if isinstance(x, int):
-        return str(x)
-    return f"{x:.{digits}g}"
-
-
-def _interval(ev: dict) -> str:
-    lo, hi = ev["interval"]
-    # to_dict writes an infinite side as None (JSON has no inf): lower -inf, upper +inf
-    lo = "-inf" if lo is None else _num(lo)
-    hi = "inf" if hi is None else _num(hi)
-    return f"[{lo}, {hi}]"
+__all__ = ["SCHEMA_VERSION", "atomic_write", "load_report", "render_markdown", "render_terminal",
+           "table_rows", "to_frame", "write_reports"]
 
 
 def _n(ev: dict):
@@ -93,10 +56,10 @@ def table_rows(report: dict, *, wide: bool = True) -> list[dict]:
         d.update(
             {
                 "statistic": ev["statistic"] if ev else "–",
-                "estimate [interval]": f"{_num(ev['estimate'])} {_interval(ev)}" if ev else "–",
-                "vs": _num(ev["threshold"]) if ev else "–",
+                "estimate [interval]": f"{fmt_num(ev['estimate'])} {fmt_interval(ev)}" if ev else "–",
+                "vs": fmt_num(ev["threshold"]) if ev else "–",
                 "n": _n(ev) if ev else "–",
-                "p": _num(ev["p"], 2) if ev else "–",
+                "p": fmt_num(ev["p"], 2) if ev else "–",
                 "verdict": ev["verdict"] if ev else "–",
                 "outcome": row["outcome"],
             }
@@ -105,8 +68,6 @@ def table_rows(report: dict, *, wide: bool = True) -> list[dict]:
             vb = row["vs_baseline"]
             d["vs baseline"] = vb["text"] if wide else vb.get("short", vb["text"])
         if firmness:  # flips to change the verdict, seeds to decide (lowdim.power)
-            from .power import report_cells
-
             d.update(report_cells(row))
         out.append(d)
     return out
@@ -118,7 +79,7 @@ def render_markdown(report: dict) -> str:
     head = [
         "# lowdim claims report",
         "",
-        f"- run: {meta.get('started', '?')}, {_num(meta.get('wall_time_s'))} s wall, "
+        f"- run: {meta.get('started', '?')}, {fmt_num(meta.get('wall_time_s'))} s wall, "
         f"profile `{meta.get('options', {}).get('profile', '?')}`, "
         f"seed offset {meta.get('options', {}).get('seed_offset', 0)}, "
         f"device `{meta.get('device', '?')}`, commit `{meta.get('git_commit') or '?'}`",
@@ -128,8 +89,6 @@ def render_markdown(report: dict) -> str:
         "- outcomes: " + ", ".join(f"{k} {int(v)}" for k, v in counts.items()),
         "",
     ]
-    from .baseline import header_lines, render_section  # seed block, shard, vs baseline
-
     head[-1:-1] = header_lines(meta)
     rows = table_rows(report, wide=True)
     body = tabulate(rows, headers="keys", tablefmt="github") if rows else "_no tests_"
@@ -180,9 +139,6 @@ def to_frame(report: dict) -> pd.DataFrame:
 def write_reports(report: dict, outdir: str | os.PathLike) -> dict[str, Path]:
     """Write claims.json (the source of truth), claims.md and claims.csv atomically, and the
     figures (figures/, needs matplotlib) and claims.html (lowdim.figures, lowdim.html)."""
-    from . import figures as _figures
-    from . import html as _html
-
     outdir = Path(outdir)
     paths = {
         "json": outdir / "claims.json",
@@ -200,18 +156,45 @@ def write_reports(report: dict, outdir: str | os.PathLike) -> dict[str, Path]:
     return paths
 
 
-def load_report(path: str | os.PathLike) -> dict:
-    """Read a claims.json (plain JSON: nothing is unpickled or executed) and check its schema."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            report = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e}); regenerate it with pytest claims") from None
-    if not isinstance(report, dict) or "rows" not in report or "meta" not in report:
-        raise ValueError(f"{path}: not a lowdim report (needs 'meta' and 'rows')")
-    if report.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(
-            f"{path}: schema_version {report.get('schema_version')!r}, this lowdim reads "
-            f"{SCHEMA_VERSION}; regenerate the report"
-        )
-    return report
+def header_lines(meta: dict) -> list[str]:
+    """Markdown bullet lines for the report's head: seed block, shard, merge."""
+    lines = []
+    sb = meta.get("seed_block")
+    if sb:
+        lines.append(f"- seeds: {sb['text']}")
+    sh = meta.get("shard")
+    if sh:
+        lines.append(f"- shard {sh['index']} of {sh['count']} (whole files, sorted by path, dealt "
+                     "round-robin); merge the shards with `lowdim merge`")
+    mf = meta.get("merged_from")
+    if mf:
+        parts = [f"{m.get('shard') or 'full'} ({m['n_rows']} rows)" for m in mf]
+        lines.append(f"- merged from {len(mf)} reports: " + ", ".join(parts))
+    return lines
+
+
+def render_section(meta: dict) -> str:
+    """The Markdown 'vs baseline' section of a report (empty when no baseline was compared)."""
+    b = meta.get("baseline")
+    if not b:
+        return ""
+    out = ["", f"## vs baseline `{b['label']}`", "",
+           f"- {b['mode']}: baseline run {b['baseline_run'].get('started') or '?'}, commit "
+           f"`{b['baseline_run'].get('git_commit') or '?'}`, seeds {b['baseline_run']['seed_block']}",
+           "- " + ", ".join(f"{k} {v}" for k, v in b["counts"].items()),
+           f"- {b['margin_rule']}"]
+    out += [f"- {n}" for n in b.get("notes", [])]
+    if b.get("failed"):
+        out.append("- **a verdict changed for an unchanged method: the run fails**")
+    if b["changes"]:
+        table = [{"claim": c.get("claim") or "–", "test": c["test"], "vs baseline": c["text"]}
+                 for c in sorted(b["changes"], key=change_order)]
+        out += ["", tabulate(table, headers="keys", tablefmt="github")]
+    return "\n".join(out) + "\n"
+
+
+def change_order(c: dict):
+    rank = {"verdict changed": 0, "not replicated": 0, "verdict changed on another CPU": 0,
+            "evidence lost": 1, "claim changed": 2,
+            "drift": 3, "new": 4, "vanished": 5}
+    return rank.get(c["status"], 6), c["test"]

@@ -504,7 +504,7 @@ def write_figures(report: dict, outdir: str | Path) -> FigureSet:
     is kept, not redrawn. Without matplotlib: no figures, a note (printed once to stderr);
     LOWDIM_FIGURES=0 in the environment turns figures off. A row whose figure fails to draw
     keeps a placeholder in the report and its error in `errors`; the other rows are unaffected."""
-    from .report import atomic_write
+    from .schema import atomic_write
 
     rows = [r for r in report["rows"] if r.get("evidence")]
     if not rows:

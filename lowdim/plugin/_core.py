@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from .. import regress as _baseline
+from .. import report as _report
+from ..report import figures as _figures
+from ..stats import Evidence, holm, plain
 from . import adaptive as _adaptive
-from . import baseline as _baseline
-from . import figures as _figures
 from . import reliability as _rel
-from . import report as _report
-from .stats import Evidence, _plain, holm
 
 PROP_CLAIM = "lowdim_claim"  # (id, statement, source) attached at collection
 PROP_EVIDENCE = "lowdim_evidence"  # what the `claim` fixture recorded
@@ -186,7 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
         threadpool_limits(opts.threads)
     except ImportError:  # pragma: no cover
         pass
-    from . import cache as _cache  # the run cache's folder (lowdim/cache.py)
+    from ..engine import cache as _cache  # the run cache's folder (lowdim/cache.py)
 
     config.stash[CACHE_KEY] = _cache.configure_pytest(config)
     # time limits, deterministic kernels in claim tests, SIGTERM, accounting (reliability.py)
@@ -200,7 +200,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if CACHE_KEY in config.stash:  # an in-process pytester run must not move the outer store
-        from . import cache as _cache
+        from ..engine import cache as _cache
 
         _cache.restore_store(config.stash[CACHE_KEY])
 
@@ -310,7 +310,7 @@ class Claim:
 
     @property
     def device(self) -> str:
-        from .train import resolve_device
+        from ..engine.train import resolve_device
 
         return str(resolve_device(self._opts.device))
 
@@ -349,7 +349,7 @@ class Claim:
         self._recorded = True
         params = dict(getattr(getattr(self._item, "callspec", None), "params", {}) or {})
         params.update(conditions)
-        payload = {"evidence": evidence.to_dict(), "conditions": _plain(params)}
+        payload = {"evidence": evidence.to_dict(), "conditions": plain(params)}
         k = self._opts.seed_offset
         trained = (self._adaptive.trained if self._adaptive is not None
                    else max(self._seed_counts, default=0))
@@ -378,7 +378,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
-    from . import cache as _cache
+    from ..engine import cache as _cache
 
     item.stash[SERVED_KEY] = _cache.served_seconds()
     return (yield)
@@ -390,7 +390,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     # item before its report is made from item.user_properties: the report's `cached_s`, so
     # that a cached run still records what a cold run of each file costs (for the order in
     # which -n deals files, see _expected_file_seconds).
-    from . import cache as _cache
+    from ..engine import cache as _cache
 
     now = _cache.served_seconds()
     saved = now - item.stash.get(SERVED_KEY, now)
@@ -425,7 +425,7 @@ def _versions() -> dict:
     import scipy
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "scipy": scipy.__version__, "lowdim": __version__}
@@ -436,7 +436,7 @@ def _cpu_kernels() -> dict:
     differ round differently, and lowdim.baseline compares across them leniently."""
     import torch
 
-    from . import kernels
+    from ..engine import kernels
 
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "cpu_kernels": kernels.cpu_kernels(), "numerics": kernels.fingerprint(),
@@ -573,7 +573,7 @@ class ReportSession:
         decided = [r for r in self.rows.values() if r["evidence"] and r["evidence"]["p"] is not None]
         for r, p_adj in zip(decided, holm([r["evidence"]["p"] for r in decided])):
             r["p_holm"] = float(p_adj)
-        from .power import row_figures  # fragility, seeds to decide (lowdim/power.py)
+        from ..stats.power import row_figures  # fragility, seeds to decide (lowdim/power.py)
 
         for r in decided:
             r.update(row_figures(r["evidence"]))

@@ -10,8 +10,8 @@ so a re-run with nothing changed, another xdist worker or the next session reads
 instead of training again.
 
 The key is a sha256 over everything that determines the result: the function's module and
-qualified name, the bytes of the file that defines it, the source of lowdim/*.py (all but the
-PRESENTATION_ONLY modules, which never run inside a cached function), the call's arguments (bound to the signature, defaults applied; only plain values are allowed:
+qualified name, the bytes of the file that defines it, the source of lowdim's engine and stats
+rooms (KEYED_ROOMS: the code a cached function can reach), the call's arguments (bound to the signature, defaults applied; only plain values are allowed:
 None, bool, int, float, str, tuples of them and frozen dataclasses such as TrainConfig or MLP),
 the versions of python, torch, numpy, scipy and scikit-learn, torch's intra-op thread count, the
 CPU's vector capability and, for a CUDA run, the GPU's name. Change any of them and the entry is
@@ -58,11 +58,10 @@ ENV_VAR = "LOWDIM_CACHE_DIR"
 PYTEST_DIR_NAME = "lowdim-runs"
 _META = "__lowdim_meta__"  # the npz member holding the JSON (uint8 bytes)
 _UNSET = object()
-# Modules that only run before or after a claim's training (the pytest plugin, the report and its
-# renderings, the CLI, the CI comparison): no cached function calls them, so their source is left
-# out of the key and an edit of the report does not retrain the suite. Every other module counts.
-PRESENTATION_ONLY = frozenset({"__main__.py", "baseline.py", "cli.py", "figures.py", "html.py",
-                               "plugin.py", "report.py"})
+# The rooms whose code runs inside a cached function: the engine (training) and stats (a claim
+# may decide inside one). Their sources are part of every key; the plugin, report, regress and
+# CLI only run before or after training, so editing them never retrains.
+KEYED_ROOMS = ("engine", "stats")
 _store: Any = _UNSET  # Path, None (no disk store) or _UNSET (read ENV_VAR)
 _warned: set[str] = set()
 _served = [0.0]  # seconds of computing that this process read from the store instead
@@ -164,11 +163,11 @@ def _version(dist: str) -> str | None:
 @functools.cache
 def _environment() -> dict:
     """What does not change during a process (the thread count may: it is read per call)."""
-    lib = Path(__file__).resolve().parent
+    lib = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in sorted(lib.glob("*.py")):
-        if path.name not in PRESENTATION_ONLY:
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for room in KEYED_ROOMS:
+        for path in sorted((lib / room).rglob("*.py")):
+            h.update(path.relative_to(lib).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return {
         "lowdim_source": h.hexdigest(),
         "python": platform.python_version(), "machine": platform.machine(),

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats as st
 
-from .stats import (
+from ._core import (
     Evidence,
     Verdict,
     _decide,

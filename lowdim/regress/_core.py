@@ -39,10 +39,10 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats as st
-from tabulate import tabulate
 
-from . import report as _report
-from .stats import equivalence, holm
+from .. import report as _report
+from ..report import change_order
+from ..stats import equivalence, holm
 
 METHOD_HASH_SCHEME = "lowdim-method-1"  # bump when what the hash covers changes
 DECISION_FIELDS = ("statistic", "test", "alternative", "threshold", "alpha")
@@ -451,50 +451,6 @@ def seed_block(meta: dict) -> dict:
             if opts.get("seeds") is None else f"{seed_block_text(meta)} for every claim"}
 
 
-def header_lines(meta: dict) -> list[str]:
-    """Markdown bullet lines for the report's head: seed block, shard, merge."""
-    lines = []
-    sb = meta.get("seed_block")
-    if sb:
-        lines.append(f"- seeds: {sb['text']}")
-    sh = meta.get("shard")
-    if sh:
-        lines.append(f"- shard {sh['index']} of {sh['count']} (whole files, sorted by path, dealt "
-                     "round-robin); merge the shards with `lowdim merge`")
-    mf = meta.get("merged_from")
-    if mf:
-        parts = [f"{m.get('shard') or 'full'} ({m['n_rows']} rows)" for m in mf]
-        lines.append(f"- merged from {len(mf)} reports: " + ", ".join(parts))
-    return lines
-
-
-def render_section(meta: dict) -> str:
-    """The Markdown 'vs baseline' section of a report (empty when no baseline was compared)."""
-    b = meta.get("baseline")
-    if not b:
-        return ""
-    out = ["", f"## vs baseline `{b['label']}`", "",
-           f"- {b['mode']}: baseline run {b['baseline_run'].get('started') or '?'}, commit "
-           f"`{b['baseline_run'].get('git_commit') or '?'}`, seeds {b['baseline_run']['seed_block']}",
-           "- " + ", ".join(f"{k} {v}" for k, v in b["counts"].items()),
-           f"- {b['margin_rule']}"]
-    out += [f"- {n}" for n in b.get("notes", [])]
-    if b.get("failed"):
-        out.append("- **a verdict changed for an unchanged method: the run fails**")
-    if b["changes"]:
-        table = [{"claim": c.get("claim") or "–", "test": c["test"], "vs baseline": c["text"]}
-                 for c in sorted(b["changes"], key=_change_order)]
-        out += ["", tabulate(table, headers="keys", tablefmt="github")]
-    return "\n".join(out) + "\n"
-
-
-def _change_order(c: dict):
-    rank = {"verdict changed": 0, "not replicated": 0, "verdict changed on another CPU": 0,
-            "evidence lost": 1, "claim changed": 2,
-            "drift": 3, "new": 4, "vanished": 5}
-    return rank.get(c["status"], 6), c["test"]
-
-
 def render_terminal(comparison: dict, *, width: int = 100) -> list[tuple[str, bool]]:
     """(line, red) pairs for the terminal: counts, then each change, verdict changes first."""
     b = comparison
@@ -504,7 +460,7 @@ def render_terminal(comparison: dict, *, width: int = 100) -> list[tuple[str, bo
               + ", ".join(f"{k} {v}" for k, v in b["counts"].items()), False)]
     lines += [(f"  {n}", False) for n in b["notes"]]
     changes = [{"test": t, **d} for t, d in b["rows"].items() if d["status"] != "unchanged"]
-    for c in sorted(changes + b["vanished"], key=_change_order):
+    for c in sorted(changes + b["vanished"], key=change_order):
         red = c["status"] in FAILING
         lines.append((f"  {c.get('claim') or '-'}  {c['test']}: {c['text']}", red))
     if any(c["status"] == "drift" for c in changes):

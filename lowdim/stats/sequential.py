@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import special
 
-from .stats import ALTERNATIVES, Evidence, Verdict, _as_1d, _check_alpha, _check_alternative
+from ._core import ALTERNATIVES, Evidence, Verdict, _as_1d, _check_alpha, _check_alternative
 
 PRIOR = (1.0, 1.0)  # Beta(a, b) before truncation: uniform on the alternative
 
