@@ -192,6 +192,11 @@ def test_seeds(claim):
     claim.record(ld.proportion([True] * 5, threshold=0.5), seeds=claim.seeds(5),
                  profile=claim.profile, chosen=claim.choose(quick=1, full=2),
                  device=claim.device)
+    assert claim.choose({"quick": 1, "full": 2}) == claim.choose(quick=1, full=2)
+    with pytest.raises(ValueError, match="exactly the keys"):
+        claim.choose({"quick": 1})
+    with pytest.raises(TypeError, match="not both"):
+        claim.choose({"quick": 1, "full": 2}, quick=3)
 
 
 def test_record_is_once_and_only_evidence(claim):

@@ -7,6 +7,7 @@ the trend's bound where Page's test of the shifted table stops rejecting), and e
 built to land in it. Evidence must survive JSON (the plugin ships it across xdist as plain values).
 """
 
+import dataclasses
 import json
 import math
 
@@ -564,3 +565,22 @@ def test_property_trend(shape, alternative, data):
     other = ld.trend(t[permuted(data, shape[0])], alternative=alternative)
     assert other.verdict is ev.verdict
     assert other.p == pytest.approx(ev.p, rel=1e-9, abs=1e-15)
+
+
+def test_every_decision_names_its_rule_as_data():
+    a, b = np.arange(10.0), np.arange(10.0) - 1.5
+    rules = {
+        "proportion": ld.proportion([True] * 9 + [False], threshold=0.5),
+        "wilcoxon": ld.paired(a, b),
+        "sign": ld.paired(a, b, test="sign"),
+        "location": ld.location(a, threshold=-1.0),
+        "trend": ld.trend(np.tile(np.arange(4.0), (6, 1))),
+        "equivalence": ld.equivalence(a * 0.01, margin=1.0),
+        "seq-proportion": ld.sequential_proportion([True] * 10, threshold=0.5),
+        "seq-sign": ld.sequential_sign(a, b),
+    }
+    for rule, ev in rules.items():
+        assert ev.rule == rule
+        assert Evidence.from_dict(ev.to_dict()).rule == rule
+    with pytest.raises(ValueError, match="rule: got 'binomial'"):
+        dataclasses.replace(rules["proportion"], rule="binomial")

@@ -318,8 +318,16 @@ class Claim:
     def profile(self) -> str:
         return self._opts.profile
 
-    def choose(self, *, quick, full):
-        """The value for the active profile."""
+    def choose(self, by_profile=None, /, *, quick=None, full=None):
+        """The value for the active profile: claim.choose({"quick": 8, "full": 32}) (a claim
+        file's N_SEEDS-style dict) or claim.choose(quick=8, full=32)."""
+        if by_profile is not None:
+            if quick is not None or full is not None:
+                raise TypeError("claim.choose: pass a {quick, full} dict or quick=/full=, not both")
+            if not isinstance(by_profile, dict) or set(by_profile) != {"quick", "full"}:
+                raise ValueError(f"claim.choose: got {by_profile!r}; need a dict with exactly "
+                                 "the keys 'quick' and 'full'")
+            quick, full = by_profile["quick"], by_profile["full"]
         return full if self._opts.profile == "full" else quick
 
     def seeds(self, n: int) -> list[int]:

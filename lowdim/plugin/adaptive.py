@@ -6,9 +6,8 @@ where an e-process of lowdim.sequential crosses 1/alpha. Seed i's numbers never 
 other seeds train beside it (DESIGN: the seed axis), so a prefix run gives exactly the first
 values of the full run, and the scan over them is one valid sequential test:
 
-    proportion rows ("exact binomial")        -> sequential_proportion on the per-seed flags
-    paired rows with per-seed a - b           -> sequential_sign on the signs of a - b - margin
-    ("Wilcoxon signed-rank" with arms, "exact sign test")
+    rule "proportion"                         -> sequential_proportion on the per-seed flags
+    rules "wilcoxon" and "sign" (paired a, b) -> sequential_sign on the signs of a - b - margin
     anything else (location, trend, TOST...)  -> one more run at the full budget, fixed-n test
 
 Inside a look the scan may stop at any multiple of BATCH seeds (valid for any stopping rule), so
@@ -99,15 +98,14 @@ def sequential_evidence(ev: Evidence) -> Evidence | None:
     """The anytime-valid counterpart of a fixed-n Evidence, computed on its per-seed values in
     seed order (looks every BATCH seeds), or None for a test with no sequential rule here."""
     values = np.asarray(ev.values, dtype=np.float64)  # (S,)
-    if ev.test == "exact binomial":
+    if ev.rule == "proportion":
         return sequential_proportion(values, threshold=ev.threshold, alpha=ev.alpha,
                                      alternative=ev.alternative, batch=BATCH,
                                      statistic=ev.statistic)
-    paired = "a" in ev.details and "b" in ev.details  # location rows share the Wilcoxon name
-    if ev.test == "Wilcoxon signed-rank" and paired:
+    if ev.rule == "wilcoxon":
         margin, statistic, known = ev.threshold, f"P(a - b > {ev.threshold:g})", {
             "margin": float(ev.threshold)}
-    elif ev.test == "exact sign test" and _signs_match(values, ev.details):
+    elif ev.rule == "sign" and _signs_match(values, ev.details):
         margin, statistic, known = 0.0, ev.statistic, {}  # same signs as against its margin
     else:
         return None

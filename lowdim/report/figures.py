@@ -201,7 +201,7 @@ def _panel_values(ax, ev: dict, rng, *, label: str = "per seed") -> None:
     v = _values(ev.get("values"))
     _strip(ax, [(label, v)], rng)
     thr = ev.get("threshold")
-    if " sign " in f" {ev.get('test', '')} ":  # a sign test's threshold is a share (0.5)
+    if ev.get("rule") in ("sign", "seq-sign"):  # a sign test's threshold is a share (0.5)
         margin = (ev.get("details") or {}).get("margin", 0.0)
         _threshold_line(ax, margin, f"a - b = {_fmt(margin)}")
     elif thr is not None:
@@ -316,7 +316,7 @@ def _panels(ev: dict) -> list[tuple[float, object]]:
     if isinstance(d.get("a"), list) and isinstance(d.get("b"), list):
         return [(2.2, _panel_arms),
                 (1.5, lambda ax, e, r: _panel_values(ax, e, r, label="a - b")), decision]
-    if "binomial" in str(ev.get("test", "")):  # exact, or an anytime-valid e-process
+    if ev.get("rule") in ("proportion", "seq-proportion"):  # exact, or an e-process
         return [(2.2, _panel_counts), decision]
     return [(2.2, _panel_values), decision]
 

@@ -57,6 +57,29 @@ def fmt_interval(ev: dict) -> str:
     return f"[{lo}, {hi}]"
 
 
+# Reports written before Evidence carried its rule: the rule each test name stood for. Used
+# only to read such files (load_report fills in the missing "rule"); nothing dispatches on names.
+LEGACY_RULES = {
+    "exact binomial": "proportion",
+    "exact sign test": "sign",
+    "TOST Wilcoxon": "equivalence",
+    "Page's L": "trend",
+}
+
+
+def legacy_rule(evidence: dict) -> str:
+    """The rule of an evidence dict from a report that predates Evidence.rule ("" if unknown)."""
+    test = str(evidence.get("test") or "")
+    if test == "Wilcoxon signed-rank":  # paired rows carry both arms, location rows do not
+        details = evidence.get("details") or {}
+        return "wilcoxon" if "a" in details and "b" in details else "location"
+    if test.startswith("anytime-valid binomial"):
+        return "seq-proportion"
+    if test.startswith("anytime-valid sign"):
+        return "seq-sign"
+    return LEGACY_RULES.get(test, "")
+
+
 def load_report(path: str | os.PathLike) -> dict:
     """Read a claims.json (plain JSON: nothing is unpickled or executed) and check its schema."""
     try:
@@ -71,4 +94,8 @@ def load_report(path: str | os.PathLike) -> dict:
             f"{path}: schema_version {report.get('schema_version')!r}, this lowdim reads "
             f"{SCHEMA_VERSION}; regenerate the report"
         )
+    for row in report["rows"] if isinstance(report["rows"], list) else ():
+        ev = row.get("evidence") if isinstance(row, dict) else None
+        if isinstance(ev, dict) and "rule" not in ev:
+            ev["rule"] = legacy_rule(ev)
     return report

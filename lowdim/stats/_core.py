@@ -28,12 +28,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal
 
 import numpy as np
 from scipy import stats as st
 
 ALTERNATIVES = ("greater", "less", "two-sided")
 NONFINITE = ("raise", "fail", "exclude")
+# The decision rule behind an Evidence, as data: what lowdim.stats.power, --lowdim-adaptive and
+# the report's figures dispatch on (Evidence.test is its display name and may be reworded).
+RULES = ("proportion", "wilcoxon", "sign", "location", "trend", "equivalence",
+         "seq-proportion", "seq-sign")
+Rule = Literal["proportion", "wilcoxon", "sign", "location", "trend", "equivalence",
+               "seq-proportion", "seq-sign"]
 
 
 class Verdict(str, Enum):
@@ -71,6 +78,10 @@ class Evidence:
     values       per-seed values of the statistic (for re-analysis and plots)
     p_opposite   p-value of the opposite direction (the REFUTED decision); nan if two-sided
     details      extra figures: effect sizes, counts, per-arm values (plain floats / lists)
+    rule         the decision rule, one of RULES: proportion (exact binomial), wilcoxon (paired
+                 signed-rank), sign (paired sign test), location (signed-rank of one arm against
+                 a threshold), trend (Page's L), equivalence (TOST), seq-proportion and seq-sign
+                 (anytime-valid); "" for an Evidence built by hand from another rule
     """
 
     statistic: str
@@ -86,6 +97,12 @@ class Evidence:
     values: tuple[float, ...] = ()
     p_opposite: float = float("nan")
     details: dict = field(default_factory=dict, compare=False, hash=False)
+    rule: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rule and self.rule not in RULES:
+            raise ValueError(f"rule: got {self.rule!r}; allowed: {', '.join(RULES)} (or '' for "
+                             "a rule lowdim does not know)")
 
     def __repr__(self) -> str:
         lo, hi = self.interval
@@ -121,6 +138,7 @@ class Evidence:
             "values": [plain(v) for v in self.values],
             "details": plain(self.details),
             "repr": repr(self),
+            "rule": self.rule,
         }
 
     @classmethod
@@ -133,6 +151,7 @@ class Evidence:
             alternative=d["alternative"], verdict=Verdict(d["verdict"]),
             values=tuple(_num(v) for v in d.get("values", ())),
             p_opposite=_num(d.get("p_opposite")), details=d.get("details", {}),
+            rule=d.get("rule") or "",
         )
 
 
@@ -382,6 +401,7 @@ def proportion(
         alternative=alternative, verdict=_decide(p, p_opp, alpha),
         values=tuple(float(v) for v in a), p_opposite=p_opp,
         details={"k": k, "nonfinite": nonfinite, "n_nonfinite": int(bad.sum())},
+        rule="proportion",
     )
 
 
@@ -535,18 +555,19 @@ def paired(
             p, p_opp = binomial_ps(k, m, 0.5, alternative)
             est, ci = k / m, clopper_pearson(k, m, alpha, alternative)
         name = statistic or f"P(a - b > {margin:g})"
-        thr, test_name = 0.5, "exact sign test"
+        thr, test_name, rule = 0.5, "exact sign test", "sign"
     else:
         p, p_opp = signed_rank_ps(dm, alternative)
         est, lo, hi = hodges_lehmann(d, alpha, alternative)
         ci = (lo, hi)
         name = statistic or "pseudo-median(a - b)"
-        thr, test_name = float(margin), "Wilcoxon signed-rank"
+        thr, test_name, rule = float(margin), "Wilcoxon signed-rank", "wilcoxon"
     verdict = _decide(p, p_opp, alpha)
     return Evidence(
         statistic=name, n=n, estimate=float(est), interval=(float(ci[0]), float(ci[1])),
         test=test_name, p=p, alpha=alpha, threshold=thr, alternative=alternative,
         verdict=verdict, values=tuple(float(v) for v in d), p_opposite=p_opp, details=details,
+        rule=rule,
     )
 
 
@@ -605,6 +626,7 @@ def location(
         alternative=alternative, verdict=verdict, values=tuple(float(x) for x in v),
         p_opposite=p_opp,
         details={"mean": float(v.mean()), "nonfinite": nonfinite, "n_nonfinite": int(bad.sum())},
+        rule="location",
     )
 
 
@@ -739,6 +761,7 @@ def trend(
             "nonfinite": nonfinite,
             "n_nonfinite": int(bad.sum()),
         },
+        rule="trend",
     )
 
 
@@ -797,6 +820,7 @@ def equivalence(
         details={"p_lower": p_lower, "p_upper": p_upper, "interval_level": 1 - 2 * alpha,
                  "mean_diff": float(d.mean()), "nonfinite": nonfinite,
                  "n_nonfinite": int(bad.sum())},
+        rule="equivalence",
     )
 
 

@@ -35,12 +35,15 @@ POWER = 0.8  # the probability of a decision that `seeds_to_decide` asks for
 MAX_SEEDS = 1024  # the largest seed count it considers
 N_BOOT = 400  # resamples per seed count for the rank tests
 
-KINDS = {  # Evidence.test -> kind
-    "exact binomial": "proportion",
-    "exact sign test": "sign",
-    "Wilcoxon signed-rank": "wilcoxon",
-    "TOST Wilcoxon": "tost",
-    "Page's L": "page",
+KINDS = {  # Evidence.rule -> how this module moves and resamples its seeds
+    "proportion": "proportion",
+    "sign": "sign",
+    "wilcoxon": "wilcoxon",
+    "location": "wilcoxon",  # the same signed-rank test, of values - threshold
+    "equivalence": "tost",
+    "trend": "page",
+    "seq-proportion": "sequential",
+    "seq-sign": "sequential",
 }
 MOVES = {
     "proportion": "flip one seed's flag",
@@ -62,9 +65,7 @@ def _as_evidence(evidence: Evidence | dict) -> Evidence:
 def kind_of(evidence: Evidence) -> str | None:
     """The decision rule behind an Evidence ('proportion', 'sign', 'wilcoxon', 'tost', 'page',
     'sequential'), or None for one this module does not know."""
-    if evidence.test.startswith("anytime-valid"):
-        return "sequential"
-    return KINDS.get(evidence.test)
+    return KINDS.get(evidence.rule)
 
 
 def log10_p_alpha(evidence: Evidence | dict) -> float | None:

@@ -197,7 +197,7 @@ def confidence_sequence(
 
 def _evidence(res: dict, i: int, *, n_avail: int, threshold: float, alpha: float,
               alternative: str, batch: int, prior, statistic: str, test: str, values,
-              details: dict) -> Evidence:
+              details: dict, rule: str) -> Evidence:
     stop, k, t = int(res["stop"][i]), int(res["k"][i]), int(res["t"][i])
     lo, hi = confidence_sequence(k, t, alpha=alpha, alternative=alternative, prior=prior)
     p = float(min(1.0, math.exp(-res["max_log_e"][i])))
@@ -216,7 +216,7 @@ def _evidence(res: dict, i: int, *, n_avail: int, threshold: float, alpha: float
         statistic=statistic, n=stop, estimate=k / t if t else float("nan"),
         interval=(float(lo), float(hi)), test=test, p=p, alpha=alpha, threshold=threshold,
         alternative=alternative, verdict=verdict, values=tuple(float(v) for v in values[:stop]),
-        p_opposite=p_opp, details=details,
+        p_opposite=p_opp, details=details, rule=rule,
     )
 
 
@@ -253,7 +253,8 @@ def sequential_proportion(
                alternative=alternative, batch=batch, prior=prior)
     return _evidence(res, 0, n_avail=a.size, threshold=threshold, alpha=alpha,
                      alternative=alternative, batch=batch, prior=prior, statistic=statistic,
-                     test=_test_name("binomial", alternative), values=a, details={})
+                     test=_test_name("binomial", alternative), values=a, details={},
+                     rule="seq-proportion")
 
 
 def sequential_sign(
@@ -291,7 +292,8 @@ def sequential_sign(
     return _evidence(res, 0, n_avail=d.size, threshold=0.5, alpha=alpha,
                      alternative=alternative, batch=batch, prior=prior,
                      statistic=statistic or f"P(a - b > {margin:g})",
-                     test=_test_name("sign", alternative), values=d, details=details)
+                     test=_test_name("sign", alternative), values=d, details=details,
+                     rule="seq-sign")
 
 
 __all__ = ["ALTERNATIVES", "confidence_sequence", "log_e_value", "scan", "sequential_proportion",
