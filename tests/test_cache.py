@@ -128,15 +128,109 @@ def _load(path, name="claim_module"):
     return module
 
 
-def test_the_key_changes_with_the_file_that_defines_the_function(tmp_path):
-    src = "import lowdim as ld\n\n@ld.cached\ndef run(seeds):\n    return list(seeds)\n"
+CLAIM_SRC = '''"""A claim module."""
+import lowdim as ld
+
+SCALE = 2  # the method
+OTHER = 5
+
+
+def _helper(seeds):
+    return [SCALE * s for s in seeds]
+
+
+@ld.cached
+def run(seeds):
+    """Train."""
+    assert seeds, "need seeds"
+    return _helper(seeds)
+
+
+def test_other(claim):
+    assert OTHER > 1, "a message"
+'''
+
+# Edits that change what `run` computes (it must retrain) and edits that do not (served from
+# the store): the key covers the code `run` reaches, normalised (lowdim.engine.source).
+RETRAIN = [("SCALE = 2", "SCALE = 3"), ("return [SCALE * s", "return [SCALE + s"),
+           ("    return _helper(seeds)", "    seeds = seeds[::-1]\n    return _helper(seeds)")]
+KEEP = [('"""Train."""', '"""Train the nets."""'), ("# the method", "# another comment"),
+        ('"need seeds"', '"seeds, please"'), ("OTHER = 5", "OTHER = 6"),
+        ('assert OTHER > 1, "a message"', "assert OTHER > 2"),
+        ("def test_other(claim):", "def test_more(claim):\n    pass\n\n\ndef test_other(claim):"),
+        ("    return _helper(seeds)", "\n    return _helper(seeds)  # layout"),
+        ("OTHER = 5", "OTHER = 5\nimport math")]
+
+
+@pytest.mark.parametrize("old, new", RETRAIN)
+def test_an_edit_of_the_code_the_function_reaches_changes_its_key(tmp_path, old, new):
+    path = tmp_path / "claim_module.py"
+    path.write_text(CLAIM_SRC)
+    first = _load(path).run.cache_key((0,))
+    path.write_text(CLAIM_SRC.replace(old, new))
+    assert _load(path).run.cache_key((0,)) != first
+    path.write_text(CLAIM_SRC)
+    assert _load(path).run.cache_key((0,)) == first
+
+
+@pytest.mark.parametrize("old, new", KEEP)
+def test_an_edit_the_function_does_not_reach_keeps_its_key(tmp_path, old, new):
+    assert old in CLAIM_SRC
+    path = tmp_path / "claim_module.py"
+    path.write_text(CLAIM_SRC)
+    first = _load(path).run.cache_key((0,))
+    path.write_text(CLAIM_SRC.replace(old, new))
+    assert _load(path).run.cache_key((0,)) == first
+
+
+def test_a_function_defined_inside_another_keys_on_its_whole_file(tmp_path):
+    src = "import lowdim as ld\n\ndef make():\n    return ld.cached(lambda seeds: list(seeds))\n"
     path = tmp_path / "claim_module.py"
     path.write_text(src)
-    first = _load(path).run.cache_key((0,))
-    path.write_text(src + "# a comment is an edit too\n")
-    assert _load(path).run.cache_key((0,)) != first
-    path.write_text(src)
-    assert _load(path).run.cache_key((0,)) == first
+    first = _load(path).make().cache_key((0,))
+    path.write_text(src + "X = 1\n")
+    assert _load(path).make().cache_key((0,)) != first
+
+
+PYTESTER_CLAIM = '''
+import pytest
+
+import lowdim as ld
+
+pytestmark = pytest.mark.claim("cache-edit", statement="-", source="-")
+CALLS = []
+FACTOR = 1
+
+
+@ld.cached
+def _run(seeds):
+    CALLS.append(seeds)
+    return [FACTOR * (s % 2 == 0) for s in seeds]
+
+
+def test_even_seeds_are_even(claim):
+    seeds = tuple(claim.seeds(6))
+    flags = _run(seeds)
+    claim.record(ld.proportion([True] * 6, threshold=0.1), trained=len(CALLS))
+    assert True, "first message"
+'''
+
+
+def test_a_claim_file_edit_retrains_only_when_the_cached_code_changes(pytester):
+    """End to end through pytest's cache folder: a message edit is served from the store, a
+    change of FACTOR retrains."""
+    import json
+
+    def run(src):
+        pytester.makepyfile(test_edit=src)
+        result = pytester.runpytest_subprocess("-n", "0", "--lowdim-report-dir", "out")
+        result.assert_outcomes(passed=1)
+        rows = json.loads((pytester.path / "out" / "claims.json").read_text())["rows"]
+        return rows[0]["conditions"]["trained"]
+
+    assert run(PYTESTER_CLAIM) == 1  # cold: trains
+    assert run(PYTESTER_CLAIM.replace("first message", "another message")) == 0  # served
+    assert run(PYTESTER_CLAIM.replace("FACTOR = 1", "FACTOR = 2")) == 1  # retrains
 
 
 def test_the_key_covers_the_lowdim_sources_and_the_versions():

@@ -10,11 +10,13 @@ so a re-run with nothing changed, another xdist worker or the next session reads
 instead of training again.
 
 The key is a sha256 over everything that determines the result: the function's module and
-qualified name, the bytes of the file that defines it, the source of lowdim's engine and stats
-rooms (KEYED_ROOMS: the code a cached function can reach), the call's arguments (bound to the signature, defaults applied; only plain values are allowed:
-None, bool, int, float, str, tuples of them and frozen dataclasses such as TrainConfig or MLP),
-the versions of python, torch, numpy, scipy and scikit-learn, torch's intra-op thread count, the
-CPU's vector capability and, for a CUDA run, the GPU's name. Change any of them and the entry is
+qualified name; the code it reaches in the file that defines it (normalised: docstrings,
+comments, layout, assertion messages and tests it does not call do not count); the source of
+lowdim's engine and stats rooms (KEYED_ROOMS: the code a cached function can reach); the call's
+arguments (bound to the signature, defaults applied; only plain values are allowed: None,
+bool, int, float, str, tuples of them and frozen dataclasses such as TrainConfig or MLP); the
+versions of python, torch, numpy, scipy and scikit-learn; torch's intra-op thread count; the CPU's
+vector capability and, for a CUDA run, the GPU's name. Change any of them and the entry is
 simply not found.
 
 An entry is one .npz file: the arrays, plus a JSON description of the value's structure and the
@@ -52,6 +54,7 @@ import numpy as np
 import torch
 
 from . import kernels
+from .source import normalised_source, reachable_source
 
 FORMAT = 1  # bump when the key or the file layout changes
 ENV_VAR = "LOWDIM_CACHE_DIR"
@@ -179,13 +182,32 @@ def _environment() -> dict:
 
 
 def _source_hash(fn: Callable) -> str | None:
-    """sha256 of the file that defines fn, or None when there is no such file (then the disk
-    store is skipped for it: nothing would notice an edit)."""
+    """sha256 of the code fn depends on in the file that defines it: the file normalised and
+    restricted to what fn reaches (lowdim.engine.source.reachable_source), so that editing a
+    docstring, a comment, an assertion message or a test that fn does not call keeps its
+    entries. A function defined inside another (or a lambda) covers the whole normalised file;
+    a file that does not parse, its bytes. None when there is no such file (then the disk store
+    is skipped for fn: nothing would notice an edit)."""
     try:
         path = inspect.getsourcefile(fn)
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+        if not path:
+            return None
+        data = Path(path).read_bytes()
     except (TypeError, OSError):
         return None
+    top = fn.__qualname__.split(".")[0]
+    try:
+        text = data.decode("utf-8")
+        if "<locals>" in fn.__qualname__ or not top.isidentifier():
+            code = normalised_source(text)
+        else:
+            try:
+                code = reachable_source(text, top)
+            except ValueError:  # not bound by a top-level def (e.g. f = cached(g))
+                code = normalised_source(text)
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------
