@@ -1,9 +1,8 @@
 """Hand-written backward pass of lowdim's MLP: the gradients autograd would give, op for op.
 
 Why: a small net's step is a few dozen tiny kernels, and autograd's bookkeeping (recording the
-graph, saving tensors, walking it back) is a large share of it (bench/seeds.py, one run on
-2026-12-02: W2 at S = 100 trains 1.7x as many seed-steps per second as with autograd). Here the forward pass
-(MLP.trace, the forward that keeps its intermediates) runs without recording and the backward
+graph, saving tensors, walking it back) is a large share of it (bench/seeds.py measures the
+ratio as lowdim vs lowdim.autograd; docs/speed.md). Here the forward pass (MLP.trace, the forward that keeps its intermediates) runs without recording and the backward
 pass calls the same derivative kernels autograd's formulas call (threshold_backward for ReLU,
 tanh_backward, sigmoid_backward, bmm with transposed operands, sum over points for a bias,
 _log_softmax_backward_data for cross-entropy), so the gradients are the same numbers; only where

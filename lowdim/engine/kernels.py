@@ -56,7 +56,7 @@ def cpu_kernels() -> str:
 def probe_digests() -> dict[str, str]:
     """{probe: 8 hex digits of its result}: which kernels a fingerprint difference comes from
     (reports keep these as meta `numerics_probes`; a baseline comparison names the probes whose
-    digests differ). ~1 ms; computed once per process."""
+    digests differ). Cheap; computed once per process."""
     g = torch.Generator().manual_seed(20260101)
     a = torch.rand(67, 131, generator=g) - 0.5  # odd shapes: every kernel's tail code runs
     b = torch.rand(131, 45, generator=g) - 0.5

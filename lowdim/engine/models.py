@@ -96,17 +96,16 @@ def runs_as_row(w: torch.Tensor) -> bool:
 def affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
     """h @ w (+ b) for stacked seeds: (S, N, in) @ (S, in, out) (+ (S, 1, out)).
 
-    Two shapes skip the plain bmm / baddbmm, both measured on one core of an AMD EPYC (MKL):
+    Two shapes skip the plain bmm / baddbmm because MKL runs them slowly (timings in
+    docs/speed.md):
     - one input feature (a 1-D input's first layer): an outer product, each element one
       multiplication, then one addition of the bias. The element-wise h * w + b gives bmm /
       baddbmm's numbers bit for bit (tests/test_backprop.py checks float32 and float64 over
-      shapes that reach torch's small-matrix loop and MKL) at a fraction of the cost: W2's first
-      layer (S = 100, 16 points, 10 units) 39 us -> 4 us. Not under autograd, whose gradients
-      would then be a broadcast's sums instead of bmm's backward.
-    - one output unit: a matrix-vector product, which MKL runs ~10x slower as a column
-      (S, N, H) @ (S, H, 1) than as the row (S, 1, H) @ (S, H, N) (S = 8, N = 1200, H = 100:
-      565 vs 168 us; W1's (13, 20, 2000): 429 vs 34 us). It is computed as that row, transposed
-      back: the same dot products, summed in MKL's row kernel's order, so the last bits differ
+      shapes that reach torch's small-matrix loop and MKL) at a fraction of the cost. Not under
+      autograd, whose gradients would then be a broadcast's sums instead of bmm's backward.
+    - one output unit: a matrix-vector product, which MKL runs far slower as a column
+      (S, N, H) @ (S, H, 1) than as the row (S, 1, H) @ (S, H, N). It is computed as that row,
+      transposed back: the same dot products, summed in MKL's row kernel's order, so the last bits differ
       from the column's. Autograd through it takes the row's backward too, and lowdim.backprop
       does the same (its gradients stay autograd's, bit for bit)."""
     if w.shape[1] == 1 and not (torch.is_grad_enabled() and (

@@ -210,17 +210,16 @@ def relu_1d_gd(
     """Full-batch gradient descent on f(x) = c + sum_j w_j relu(a_j x + b_j), with hand-written
     gradients: the parameters of lowdim.MLP((1, H, 1), activation="relu"), w0 (S, 1, H) = a,
     b0 (S, 1, H) = b, w1 (S, H, 1) = w, b1 (S, 1, 1) = c. For this shape both layers are outer
-    products, and autograd through baddbmm was ~5x slower per step on one CPU core.
+    products, and autograd through baddbmm costs several times more per step.
 
     Loss 1/2 sum_i p_i (f(x_i) - y_i)^2. x, y: (S, N, 1) (or (S, N)). lr: a number or (S,) per
     seed. weight: p, a number, (N,) or (S, N); None = 2/N, i.e. the "mse" loss (mean squared
     error), so that lr = l is the step of lowdim.train(..., optimizer="gd", lr=l, loss="mse").
     record_every: keep the (S,) loss (before the step, as lowdim.train) every this many steps.
     compile: run each step through torch.compile (needs a C++ compiler on the CPU): the step is
-    fused into loops that never store an (S, N, H) tensor, ~2x faster per step at S = 100,
-    H = 2000 on one CPU core, after compiling: ~10 s for the first shape in a fresh machine,
-    ~1 s for each further shape and dtype, ~3 s in a later process that finds inductor's disk
-    cache (bench/seeds.py reports both and the step count where it pays off). Sums run in another
+    fused into loops that never store an (S, N, H) tensor: faster per step once compiled, but
+    the compile costs seconds per shape and process (bench/seeds.py reports both and the step
+    count where it pays off; docs/speed.md). Sums run in another
     order, so results differ from the default path in the last bits (~1e-7 in float32); the
     claims use the default path.
     Returns the final parameters (new tensors, same names and shapes) and the recorded losses
@@ -239,9 +238,8 @@ def relu_1d_gd(
     step = torch.as_tensor(lr, dtype=a.dtype, device=a.device).reshape(-1, 1)  # (S or 1, 1)
     scale = p * step  # (S, N)
     # On the CPU, seeds in chunks of equal size whose per-step data stay in the cache instead
-    # of streaming through memory every step (bench W1, S = 100, N = 20, H = 2,000, one core:
-    # eager 1.9x the seed-steps per second with 2 MB (chunk, N, H) tensors, which beat 1, 4 and
-    # 8 MB; compiled 1.9x with chunks of 20 seeds, which beat 100, 50, 10 and 5). In the eager
+    # of streaming through memory every step (the chunk sizes are the fastest of those tried on
+    # bench W1, docs/speed.md). In the eager
     # steps each seed's arithmetic is its own (per-element ops, one bmm per seed): chunks
     # change no number.
     per_seed = n * a.shape[1] * a.element_size()
@@ -274,15 +272,15 @@ def _gd_steps(a, b, w, c, xx, yy, p, scale, steps: int, record_every: int, compi
                 losses.append(0.5 * (p * e * e).sum(1))
     else:
         # The two (S, N, H) tensors of a step live in buffers allocated once: allocated afresh
-        # every step, glibc's malloc returned their pages to the system and faulted them back in
-        # (W1, S = 100, one core: ~25,000 seed-steps/s against ~50,000 with these buffers).
+        # every step, glibc's malloc returned their pages to the system and faulted them back in,
+        # which halved the step rate.
         h_buf = torch.empty(a.shape[0], xx.shape[1], a.shape[1], dtype=a.dtype, device=a.device)
         mask_buf = torch.empty_like(h_buf)
         for k in range(steps):
             # relu(b + a x) in place: (S, N, H); the derivative's mask [z > 0] is sign(h)
             h = torch.addcmul(b[:, None, :], a[:, None, :], xx[:, :, None],
                               out=h_buf).clamp_min_(0)
-            # (S, N) residuals; h @ w as the row w @ h^T (~10x faster in MKL, see models.affine).
+            # (S, N) residuals; h @ w as the row w @ h^T (far faster in MKL, see models.affine).
             # Not models.affine(h, w[:, :, None]): that row's operand has other strides, for
             # which MKL picks another kernel and other last bits (measured)
             e = torch.bmm(w[:, None, :], h.transpose(1, 2))[:, 0] + c[:, None] - yy

@@ -228,8 +228,8 @@ class _Sampler:
 def _first_of_argsort(u: torch.Tensor, b: int) -> torch.Tensor:
     """u.argsort(dim=-1)[:, :b] for uniforms u (S, n) in [0, 1), without sorting all of u.
 
-    topk over the keys (float bits << 32 | index) finds the b smallest in order, 2-3x faster
-    than the sort on the CPU. It is argsort's answer unless equal values occur among them
+    topk over the keys (float bits << 32 | index) finds the b smallest in order, faster than the
+    sort on the CPU. It is argsort's answer unless equal values occur among them
     (float32 draws tie now and then), where argsort's unstable order is its own: such rows are
     argsorted as before, so the batches are exactly the ones argsort gives."""
     s, n = u.shape
@@ -283,7 +283,7 @@ class _Optimizer:
 
     Where torch.optim would run its fused kernels (fused=True validates the tensors), they are
     called here directly with the same arguments: the same numbers, without torch.optim's
-    Python per step (~0.3 ms, most of a tiny net's step). Elsewhere torch.optim itself runs.
+    Python per step (most of a tiny net's step). Elsewhere torch.optim itself runs.
     Like torch.optim, a leaf whose gradient is None is left alone (its state does not advance).
     """
 
@@ -386,11 +386,8 @@ def _check_train_args(model, data, config, key, monitor, monitor_every) -> None:
 
 def _seed_chunks(model, data: Data, config: TrainConfig, dev: torch.device, s: int) -> list:
     """Slices of the seed axis to train one after another. On the CPU a batch whose per-step
-    activations outgrow the caches runs slower per seed than chunks of it: bench/seeds.py's W3
-    (2-64-64-2, 1,200 points, Adam; one core of an AMD EPYC, seed-steps/s) at 10 / 100 / 1,000
-    seeds: 1293 / 1025 / 1077 in 64 MB chunks, 1689 / 1690 / 1430 in 8 MB, 1729 / 1721 / 1330
-    in 4 MB; a class-imbalance-sized sigmoid net (8 seeds, 2-100-100-2, 2,288 points) 28.8 ms
-    per step in one batch, 22.6 ms in 8 MB chunks (2 seeds). A seed's numbers equal those of
+    activations outgrow the caches runs slower per seed than chunks of it (the chunk size is the
+    fastest of those tried on bench/seeds.py's W3; docs/speed.md). A seed's numbers equal those of
     the whole batch up to float rounding, as they already depend on the batch at that level:
     vectorised kernels round a tensor's tail elements their own way (sigmoid, tanh, and the
     fused Adam step on a small leaf such as a 2-unit output bias, found in a 1-ulp difference
