@@ -6,7 +6,7 @@ import torch
 import lowdim as ld
 from lowdim.engine import backprop
 from lowdim.engine.losses import LOSSES
-from lowdim.engine.train import _penalty
+from lowdim.engine._step import penalty as _penalty
 
 
 def autograd_grads(model, params, x, y, loss, masks, config):

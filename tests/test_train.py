@@ -570,7 +570,7 @@ def test_the_constant_loss_gives_exactly_zero_gradients_and_training_does_not_mo
 
 @pytest.mark.parametrize("n, b", [(400, 64), (8000, 64), (300, 16), (96, 32)])
 def test_random_batches_are_exactly_argsorts_first_b_even_with_tied_draws(n, b):
-    from lowdim.engine.train import _first_of_argsort
+    from lowdim.engine._step import first_of_argsort as _first_of_argsort
 
     g = torch.Generator().manual_seed(n)
     for coarse in (2**24, 2**10):  # float32 draws, and draws with many ties
@@ -580,7 +580,7 @@ def test_random_batches_are_exactly_argsorts_first_b_even_with_tied_draws(n, b):
 
 @pytest.mark.parametrize("optimizer, momentum", [("gd", 0.0), ("sgd", 0.9), ("adam", 0.0)])
 def test_the_optimizer_step_is_torch_optims_step_to_the_bit(optimizer, momentum):
-    from lowdim.engine.train import _Optimizer
+    from lowdim.engine._step import Optimizer as _Optimizer
 
     g = torch.Generator().manual_seed(0)
     leaves = [torch.randn(3, 4, 5, generator=g), torch.randn(3, 1, 5, generator=g)]
