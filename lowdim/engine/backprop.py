@@ -19,7 +19,7 @@ import contextlib
 
 import torch
 
-from .losses import _float_targets, get_loss
+from .losses import float_targets, get_loss
 from .models import MLP, runs_as_row
 
 aten = torch.ops.aten
@@ -68,7 +68,7 @@ def _loss_backward(loss: str, out: torch.Tensor, y: torch.Tensor):
     """(loss (S,), dL/dout (S, N, k)) of the summed per-seed losses."""
     n, k = out.shape[1], out.shape[2]
     if loss == "mse":
-        d = out - _float_targets(out, y)
+        d = out - float_targets(out, y)
         value = d.square().mean(dim=(1, 2))
         # MeanBackward: 1 / (N k) per element; PowBackward: grad * (2 * d)
         g = torch.full((), 1.0, dtype=out.dtype, device=out.device) / (n * k)

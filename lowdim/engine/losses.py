@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 
-def _float_targets(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def float_targets(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if y.is_floating_point():
         return y.reshape(out.shape)
     return F.one_hot(y, out.shape[-1]).to(out.dtype)
@@ -22,26 +22,26 @@ def _float_targets(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def mse(out, y):
     """mean over points and outputs of (out - y)^2 (torch MSELoss, tf.reduce_mean(square))."""
-    return (out - _float_targets(out, y)).square().mean(dim=(1, 2))
+    return (out - float_targets(out, y)).square().mean(dim=(1, 2))
 
 
 def half_sse(out, y):
     """1/2 * sum of squared errors over points and outputs (the seeds' hand-written backprop)."""
-    return 0.5 * (out - _float_targets(out, y)).square().sum(dim=(1, 2))
+    return 0.5 * (out - float_targets(out, y)).square().sum(dim=(1, 2))
 
 
 def mae(out, y):
-    return (out - _float_targets(out, y)).abs().mean(dim=(1, 2))
+    return (out - float_targets(out, y)).abs().mean(dim=(1, 2))
 
 
 def fourth(out, y):
     """mean of (out - y)^4: the notebook's 'mean_fourth_pow_error'."""
-    return (out - _float_targets(out, y)).pow(4).mean(dim=(1, 2))
+    return (out - float_targets(out, y)).pow(4).mean(dim=(1, 2))
 
 
 def hinge(out, y):
     """tf.losses.hinge_loss: labels in {0,1} mapped to {-1,+1}, mean of max(0, 1 - t*out)."""
-    t = 2 * _float_targets(out, y) - 1
+    t = 2 * float_targets(out, y) - 1
     return torch.relu(1 - t * out).mean(dim=(1, 2))
 
 
