@@ -17,6 +17,7 @@ from scipy import stats
 
 import lowdim as ld
 from lowdim import Verdict
+from lowdim.stats import fragility as fr
 from lowdim.stats import power as pw
 from lowdim.stats.sequential import sequential_proportion
 
@@ -68,12 +69,12 @@ def test_property_proportion_flips_are_the_fewest(n, data, threshold, alternativ
 
 def wilcoxon_min_reflections(x, alpha, alternative):
     """Fewest seeds whose x is reflected (x -> -x) to change the verdict: every subset."""
-    v0 = pw._wilcoxon_verdict(x, alpha, alternative)
+    v0 = fr.wilcoxon_verdict(x, alpha, alternative)
     for size in range(1, x.size + 1):
         for idx in itertools.combinations(range(x.size), size):
             y = x.copy()
             y[list(idx)] *= -1
-            if pw._wilcoxon_verdict(y, alpha, alternative) is not v0:
+            if fr.wilcoxon_verdict(y, alpha, alternative) is not v0:
                 return size
     return None
 
@@ -146,11 +147,11 @@ def test_log10_distance_uses_the_p_behind_the_verdict():
        alternative=st.sampled_from(["greater", "less", "two-sided"]))
 def test_property_verdict_helpers_match_the_public_functions(x, alternative):
     x = np.array(x)
-    assert pw._wilcoxon_verdict(x, ALPHA, alternative) is ld.paired(
+    assert fr.wilcoxon_verdict(x, ALPHA, alternative) is ld.paired(
         x, np.zeros(x.size), alpha=ALPHA, alternative=alternative).verdict
     sign = ld.paired(x, np.zeros(x.size), test="sign", alternative=alternative)
     k, m = sign.details["n_pos"], sign.details["n_pos"] + sign.details["n_neg"]
-    assert pw._binomial_verdict(k, m, 0.5, ALPHA, alternative) is sign.verdict
+    assert fr.binomial_verdict(k, m, 0.5, ALPHA, alternative) is sign.verdict
 
 
 @settings(PROPERTY, max_examples=15)
@@ -158,7 +159,7 @@ def test_property_verdict_helpers_match_the_public_functions(x, alternative):
        margin=st.sampled_from([0.25, 0.5, 1.0]))
 def test_property_tost_verdict_helper_matches_equivalence(d, margin):
     d = np.array(d)
-    assert pw._tost_verdict(d, margin, ALPHA) is ld.equivalence(d, margin=margin).verdict
+    assert fr.tost_verdict(d, margin, ALPHA) is ld.equivalence(d, margin=margin).verdict
 
 
 def test_page_verdict_helper_matches_trend():
@@ -166,7 +167,7 @@ def test_page_verdict_helper_matches_trend():
     for slope in (0.0, 0.4, -0.4, 1.0):
         t = slope * np.arange(4) + rng.normal(size=(10, 4))
         for alt in ("increasing", "decreasing"):
-            assert pw._page_verdict(t, ALPHA, alt) is ld.trend(t, alternative=alt).verdict
+            assert fr.page_verdict(t, ALPHA, alt) is ld.trend(t, alternative=alt).verdict
 
 
 # ------------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import special
 
-from ._core import ALTERNATIVES, Evidence, Verdict, _as_1d, _check_alpha, _check_alternative
+from ._validate import ALTERNATIVES, as_1d, check_alpha, check_alternative
+from .evidence import Evidence, Verdict
 
 PRIOR = (1.0, 1.0)  # Beta(a, b) before truncation: uniform on the alternative
 
@@ -61,7 +62,7 @@ def _check_batch(batch: int) -> int:
 
 
 def _finite_1d(values, name: str) -> np.ndarray:
-    a = _as_1d(values, name)  # (S,)
+    a = as_1d(values, name)  # (S,)
     bad = ~np.isfinite(a)
     if bad.any():
         raise ValueError(
@@ -244,7 +245,7 @@ def sequential_proportion(
     details: k, trials, seeds_available, stopped_early, batch, log10 e-values at the stop.
     The error guarantee (module docstring) holds for any batch and any S.
     """
-    alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
+    alpha, alternative = check_alpha(alpha), check_alternative(alternative)
     threshold, batch, prior = _check_threshold(threshold), _check_batch(batch), _check_prior(prior)
     a = _finite_1d(flags, "flags")
     if not np.isin(a, (0.0, 1.0)).all():
@@ -275,7 +276,7 @@ def sequential_sign(
     a, b: (S,) per-seed values of the two arms, in seed order. Evidence as paired(test="sign"):
     estimate = P(a - b > margin) among the untied seeds used, values = a - b of the seeds used.
     """
-    alpha, alternative = _check_alpha(alpha), _check_alternative(alternative)
+    alpha, alternative = check_alpha(alpha), check_alternative(alternative)
     batch, prior = _check_batch(batch), _check_prior(prior)
     x, y = _finite_1d(a, "a"), _finite_1d(b, "b")
     if x.shape != y.shape:
