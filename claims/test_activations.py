@@ -21,9 +21,9 @@ Test    per seed test accuracy after 800 steps, alpha 0.01:
           resolution "about 88%" quotes (one 100-point test set has a binomial sd of 3.2 points
           at 88%).
         - sign fails: median accuracy < 0.95, one-sided Wilcoxon.
-        - sign worse than the others (added after the design run below showed the bar is
-          missed): paired one-sided Wilcoxon, acc(sign) - acc(other) < 0, for each of relu,
-          tanh, square, sin.
+        - sign worse than the others (added after a design run showed the 0.95 bar is missed;
+          see the notes page): paired one-sided Wilcoxon, acc(sign) - acc(other) < 0, for each
+          of relu, tanh, square, sin.
         - why sign fails: torch.sign, like tf.sign, has zero gradient everywhere, so no gradient
           reaches the layers below it and only the output layer trains on frozen random
           features. Under Adam a zero gradient gives an update of exactly 0, so the hidden
@@ -36,20 +36,13 @@ Expect  (written before the first run) relu and tanh >= 0.97 in almost every see
         read-out of 30 frozen random +-1 features of 30 random half-planes, maybe 0.75-0.90, so
         below 0.95; its hidden layers exactly unchanged in every seed, every other activation's
         first layer moved.
-Outcome (seeds 100000-100063, design block) relu, tanh, square, sin: median accuracy 1.00 (mean
-        0.997-0.998); identity median 0.88 (pseudo-median - 0.88 = 0.00 [-0.01, 0.01]); sign
-        median 0.97 (mean 0.967, 10th percentile 0.93): the frozen random sign features are
-        already enough for 97% on these moons, so "sign is not effective" at the pre-registered
-        0.95 bar is REFUTED and stays as an xfail. What does hold, added after that design run:
-        sign is worse than every other non-linearity in the same seed (paired, one-sided).
-        Hidden layers of every sign net bit-identical to init; every other first layer moved.
-        Reported seeds (quick 0-31, full 0-99) agree: sign median 0.97, REFUTED (xfail); all
-        else SUPPORTED, identity pseudo-median - 0.88 = 0.00 (quick) / 0.005 (full).
 Known artefacts of the source: one data set and 3 runs per activation with unseeded TF init; its
         curve is test accuracy at steps 0, 80, ..., 720 (the last point is after 721 updates, not
         800); we read the accuracy after all 800 steps. "sign fails" in the source is not a
         property of sign as a non-linearity but of its zero derivative: the sign net is an
         untrained random-feature model with a trained linear read-out.
+
+Design notes and history: docs/claims/activations.md
 """
 
 from __future__ import annotations
@@ -65,11 +58,8 @@ pytestmark = pytest.mark.claim(
     source="seed 001, experiment 7; identity about 88% test accuracy",
 )
 
-# Power, from a separate block (--lowdim-seed-offset 100000, 64 seeds): the identity TOST is the
-# hardest test (identity accuracy - 0.88 spread with sd ~0.035 around 0, margin 0.03); in
-# subsamples of that block it was SUPPORTED in 94% at 24 seeds and 100% at 32. The other tests
-# had effects far larger (non-linear nets at ~1.00 vs 0.95; sign below each other non-linearity
-# in nearly every seed): 100% at 14 seeds. 32 quick seeds decide all of them at alpha 0.01.
+# 32 quick seeds decide every test at alpha 0.01; the hardest is the identity TOST (power on a
+# design block: docs/claims/activations.md).
 N_SEEDS = {"quick": 32, "full": 100}
 ACTIVATIONS = ("relu", "tanh", "square", "sin", "sign", "identity")
 EFFECTIVE = ("relu", "tanh", "square", "sin")
@@ -98,7 +88,7 @@ def _run(seeds: tuple[int, ...], device: str, activation: str, key: str):
 
 
 def _seeds(claim) -> tuple[int, ...]:
-    return tuple(claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"])))
+    return tuple(claim.seeds(claim.choose(N_SEEDS)))
 
 
 @pytest.mark.parametrize("activation", EFFECTIVE)

@@ -37,18 +37,12 @@ Expect  (written before the first run) Adam moves every entry by about lr per st
         layer (50 x 2) sees the error directly and should settle first; the input layer keeps
         adjusting to the weak input directions longest. I expect the decreasing trend to be
         supported, with the two middle layers close to each other. Control: exactly no movement.
-Outcome (quick, reported seeds 0-23) the decreasing trend is supported (mean rho 0.40, 15 of
-        24 seeds positive), but it is carried by layers 0 -> 1 -> 2: mean tau 569 / 535 / 470 /
-        507 steps (medians 628 / 599 / 514 / 545), so the output layer did not settle before
-        layer 2 on these seeds (on the design block it did by median, not by mean). Every
-        layer's tau sits in the last third of training: with minibatch noise the end point
-        itself jitters, and "within a tenth of the total displacement" is reached late. The
-        output layer moves least in absolute terms (mean ||W(T) - W(0)|| 0.28 vs ~3-6).
-        Control: no movement on 24 of 24 seeds.
 Known artefacts of the source: one run; the 50 plotted weights per layer were
         W.flatten()[-50:], the outgoing weights of the last unit(s) of each layer, not a sample;
         "convergence" was read off a plot of ||w(t+2) - w(t)|| over those 50 entries, which
         under minibatch noise never reaches zero; the x-axis said "Epoch (x2)" for steps.
+
+Design notes and history: docs/claims/layer-convergence.md
 """
 
 from __future__ import annotations
@@ -65,11 +59,8 @@ pytestmark = pytest.mark.claim(
     source="seed 001, experiment 11 (one run, figure, no number)",
 )
 
-# Power, from the design block (24 seeds at --lowdim-seed-offset 100000): mean tau 547 / 517 /
-# 478 / 492 steps (medians 615 / 569 / 485 / 430) for layers 0-3, mean per-seed Spearman rho 0.60
-# (18 of 24 seeds positive), Page's L p = 2e-7; the control moved nothing on 24 of 24 seeds.
-# p = 2e-7 at 24 seeds leaves a wide margin at alpha 0.01 (about 12 seeds would do); the run
-# costs ~16 s CPU, so the quick profile keeps 24.
+# 24 quick seeds leave a wide margin at alpha 0.01 on the design block (about 12 would do; power:
+# docs/claims/layer-convergence.md).
 N_SEEDS = {"quick": 24, "full": 100}
 CHUNK = 25  # seeds trained together; 376 snapshots of ~5,800 parameters each per seed
 D = 12
@@ -129,7 +120,7 @@ def _run(seeds: tuple[int, ...], key: str, device: str, loss: str):
 
 
 def _seeds(claim) -> tuple[int, ...]:
-    return tuple(claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"])))
+    return tuple(claim.seeds(claim.choose(N_SEEDS)))
 
 
 def test_weights_of_later_layers_converge_more_quickly(claim):

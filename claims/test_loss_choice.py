@@ -27,30 +27,19 @@ Test    per seed test accuracy after 500 steps, alpha 0.01:
           0, so every parameter must equal its init in every seed (share of such seeds vs 0.5,
           and all); and CE must beat it by more than the equivalence margin (paired Wilcoxon of
           acc(CE) - acc(constant) > 0.03), which shows the equivalence test can see a gap.
-        - seeds: quick 32, full 200 (see the power note at N_SEEDS).
+        - seeds: quick 32, full 200 (power calculations on the notes page).
 Expect  (written before the first run) CE, MSE and hinge within 3 points of each other: the
         equivalence holds for MSE and hinge. MAE's gradient is a sign, rescaled by Adam, so it
         trains too; equivalent or inconclusive. Fourth power has vanishing gradients near the
         targets and large ones far off: slightly worse than the rest, maybe 1-3 points, the
         one-sided test supported, its equivalence to CE perhaps inconclusive. Constant: every
         parameter bit-identical to init, accuracy near 0.5, far below CE.
-Outcome (design blocks, seeds 100000-100047 and, for CE and fourth, 200000-200099) MAE, MSE,
-        hinge within a point of CE (TOST SUPPORTED at 48 seeds); constant: every parameter at
-        init, CE ahead by ~0.39; fourth worse than the others (pseudo-median -0.01, SUPPORTED).
-        Fourth vs CE: pseudo-median gap -0.015 to -0.02, mean -0.024, a heavy tail of seeds 5-14
-        points behind: the gap sits just inside the 3-point margin, INCONCLUSIVE at 48 seeds,
-        SUPPORTED (p=0.005) at 100. Resolving it looked to need ~200 seeds (bootstrap power 0.93),
-        so the full profile runs 200 and, at first, only the quick profile marked that case as
-        an expected failure.
-        Reported seeds: on seeds 0-199 (full) the fourth-vs-CE gap is -0.025 [-0.035, -0.015],
-        TOST INCONCLUSIVE (p=0.15), and on 0-31 (quick) -0.035, INCONCLUSIVE: the projection
-        did not hold, the gap is as large as the margin. "All losses similar" is therefore not
-        shown for the fourth power in either profile and that case is a strict xfail in both;
-        everything else (MAE, MSE, hinge similar; fourth slightly worse; constant inert) holds.
 Known artefacts of the source: 5 runs, each with a new data set (the same one across losses
         within a run) and unseeded TF init; the curve is test accuracy at steps 0, 50, ..., 450
         (last point after 451 updates); we read it after all 500. The text's "separated by 1 in
         every dimension" is not what the code ran (1/(i+1)).
+
+Design notes and history: docs/claims/loss-choice.md
 """
 
 from __future__ import annotations
@@ -68,13 +57,8 @@ pytestmark = pytest.mark.claim(
     source="seed 001, experiment 9 (figure, no number)",
 )
 
-# Power, from separate blocks (--lowdim-seed-offset 100000, 48 seeds; 200000, 100 seeds for CE and
-# fourth). Hardest quick test: fourth worse than the others, a paired gap of ~-0.01 to -0.02 with
-# sd ~0.05: SUPPORTED in 96% of 32-seed subsamples (80% at 24). The MAE / MSE / hinge TOSTs
-# (sd of the gap to CE 0.015-0.026, centred on 0) were SUPPORTED in 93-100% at 16 seeds; the
-# constant-loss controls in 100% at 14. The fourth-vs-CE TOST is not decidable at 32 seeds (19%)
-# nor reliably at 100 (67% by bootstrap); 200 seeds gave 93% on that block: hence full = 200
-# (about 2.5 CPU minutes). On the reported seeds the gap came out at the margin (see Outcome).
+# 32 quick seeds decide the hardest quick test (fourth worse than the others); the fourth-vs-CE
+# TOST needed ~200 seeds on a design block, hence full = 200 (docs/claims/loss-choice.md).
 N_SEEDS = {"quick": 32, "full": 200}
 LOSSES = ("cross_entropy", "mae", "mse", "fourth", "hinge", "constant")
 TRAINED = ("cross_entropy", "mae", "mse", "fourth", "hinge")  # all but the negative control
@@ -103,7 +87,7 @@ def _run(seeds: tuple[int, ...], device: str, loss: str, key: str):
 
 
 def _seeds(claim) -> tuple[int, ...]:
-    return tuple(claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"])))
+    return tuple(claim.seeds(claim.choose(N_SEEDS)))
 
 
 _FOURTH_NOT_SHOWN_SIMILAR = pytest.mark.xfail(

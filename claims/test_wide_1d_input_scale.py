@@ -21,7 +21,7 @@ Method  As the notebook ran it: 1 -> 2000 -> 1 ReLU net, PyTorch default init (U
         below 2 / lambda_max). The ntk rule removes "GD is badly scaled at one fixed lr" and leaves
         "the net is badly placed for these inputs" (conditioning, kinks).
         Budget: STEPS steps (quick 2,000; full 50,000 = the notebook's first logged checkpoint);
-        GD by lowdim.ntk.relu_1d_gd (hand-written gradients, checked against lowdim.train).
+        GD by lowdim.relu_1d_gd (hand-written gradients, checked against lowdim.train).
         Kinks: fraction of first-layer units whose kink -b/a lies in [min x, max x], at init
         and after the ntk-rule training.
 Test    paired over seeds, Wilcoxon signed-rank, one-sided, alpha 0.01:
@@ -42,12 +42,10 @@ Expect  (written before the first run) Kinks: |b/a| of two U(+-1) is uniform on 
         help within the quick budget (INCONCLUSIVE or REFUTED). (2): the standardised Gram is
         better conditioned: SUPPORTED on the grid and on ages. (4): raw ages, lr * lambda_max
         >> 2: SUPPORTED. (5): SUPPORTED.
-Outcome (quick, seeds 0-9, and the design block): as expected. (1) REFUTED: at lr 1e-4 the raw
-        grid ends lower; (2) SUPPORTED on both data sets; (3) REFUTED on the grid, SUPPORTED on
-        ages (kinks hardly move in the budget); (4), (5) SUPPORTED. The notebook's fix works for
-        inputs far from the origin (ages) and by conditioning, not for its centred grid at its lr.
 Known artefacts of the source: y is U[0, 1) while the text says Gaussian; the notebook's plot of
         thresholds is a KDE of b/w (sign flipped) of its age net; the age data are private.
+
+Design notes and history: docs/claims/wide-1d-input-scale.md
 """
 
 from __future__ import annotations
@@ -59,7 +57,6 @@ import pytest
 import torch
 
 import lowdim as ld
-from lowdim.ntk import kink_fraction_inside, ntk_eigvalsh, relu_1d_gd
 
 pytestmark = pytest.mark.claim(
     "wide-1d-input-scale",
@@ -69,17 +66,14 @@ pytestmark = pytest.mark.claim(
     source="seed 000 (notebook: loss 0.033 after 50,000 steps on the 20 points)",
 )
 
-KEY = "wide-1d-input-scale"
 WIDTH = 2000
 LR = 1e-4  # the notebook's
 GRID = np.arange(-10.0, 10.0)  # x = -10..9, 20 points
 N_AGE = 20  # patients per seed (as many as grid points: the same cost per step)
-# Power (design block, --lowdim-seed-offset 100000, 10 seeds, 2,000 steps): at the ntk lr the
-# standardised input ended lower on 10/10 seeds on the grid (pseudo-median 0.0085) and on ages
-# (0.047); at lr 1e-4 the raw grid ended lower on 8/10; kink fractions differed the same way on
-# 10/10. 10 seeds give the Wilcoxon test p = 1/1024 when all agree and p < 0.01 with one
-# discordant seed of low rank. A step costs ~S x 20 x 2000 memory traffic: seeds and steps trade
-# off one for one, and the budget goes to steps (the notebook's own run was 5,000,000 steps).
+# 10 seeds give the Wilcoxon test p = 1/1024 when all agree and p < 0.01 with one discordant
+# seed of low rank. A step costs ~S x 20 x 2000 memory traffic: seeds and steps trade off one
+# for one, and the budget goes to steps (power on a design block:
+# docs/claims/wide-1d-input-scale.md).
 N_SEEDS = {"quick": 10, "full": 32}
 STEPS = {"quick": 2000, "full": 50000}
 EDGE = 2.0  # linearised GD diverges for lr * lambda_max > 2
@@ -98,61 +92,62 @@ def _age_sample(rng: np.random.Generator):
 
 
 @functools.cache
-def _data(seeds: tuple, which: str, scale: str, device: str):
+def _data(seeds: tuple, which: str, scale: str, device: str, key: str):
     """x (S, N, 1) on the requested scale and y (S, N, 1)."""
     if which == "grid":
-        data = ld.make_1d(list(seeds), x=GRID, target=lambda x, rng: rng.random(len(x)), key=KEY)
+        data = ld.make_1d(list(seeds), x=GRID, target=lambda x, rng: rng.random(len(x)), key=key)
         std = ld.standardize(data.x)
     else:
-        data = ld.per_seed(list(seeds), _age_sample, key=f"{KEY}:age")
+        data = ld.per_seed(list(seeds), _age_sample, key=f"{key}:age")
         std = (data.x - 60.0) / 10.0
     x = {"raw": data.x, "std": std, "std-again": ld.standardize(std)}[scale]
     return x.to(device), data.y.to(device)
 
 
 @functools.cache
-def _init(seeds: tuple, device: str):
-    return _model().init(list(seeds), key=KEY, device=device)
+def _init(seeds: tuple, device: str, key: str):
+    return _model().init(list(seeds), key=key, device=device)
 
 
-def _lambda_max(seeds, which, scale, device) -> torch.Tensor:
-    x, _ = _data(seeds, which, scale, device)
-    return ntk_eigvalsh(_model(), _init(seeds, device), x, weight=2.0 / x.shape[1])[:, -1]
+def _lambda_max(seeds, which, scale, device, key) -> torch.Tensor:
+    x, _ = _data(seeds, which, scale, device, key)
+    return ld.ntk_eigvalsh(_model(), _init(seeds, device, key), x, weight=2.0 / x.shape[1])[:, -1]
 
 
 @functools.cache
-def _checked(device: str) -> bool:
+def _checked(device: str, key: str) -> bool:
     """relu_1d_gd takes the same steps as lowdim.train (plain GD on the MSE): check once."""
     seeds = [0, 1]
-    data = ld.make_1d(seeds, x=GRID, target=lambda x, rng: rng.random(len(x)), key=KEY)
+    data = ld.make_1d(seeds, x=GRID, target=lambda x, rng: rng.random(len(x)), key=key)
     cfg = ld.TrainConfig(steps=3, optimizer="gd", lr=LR, loss="mse", record_every=0)
-    ref = ld.train(_model(), data, cfg, seeds=seeds, key=KEY, device=device).params
-    ours, _ = relu_1d_gd(_model().init(seeds, key=KEY, device=device), data.x.to(device),
+    ref = ld.train(_model(), data, cfg, seeds=seeds, key=key, device=device).params
+    ours, _ = ld.relu_1d_gd(_model().init(seeds, key=key, device=device), data.x.to(device),
                          data.y.to(device), lr=LR, steps=3)
     assert all(torch.allclose(ours[k], ref[k], rtol=1e-4, atol=1e-6) for k in ref), "GD mismatch"
     return True
 
 
 @ld.cached
-def _trained(seeds: tuple, which: str, scale: str, rule: str, steps: int, device: str):
+def _trained(seeds: tuple, which: str, scale: str, rule: str, steps: int, device: str,
+             key: str):
     """Final parameters and final MSE (S,) of one arm."""
-    assert _checked(device)
-    x, y = _data(seeds, which, scale, device)
-    lr = LR if rule == "source" else 1.0 / _lambda_max(seeds, which, scale, device).float()
-    params, _ = relu_1d_gd(_init(seeds, device), x, y, lr=lr, steps=steps)
+    assert _checked(device, key)
+    x, y = _data(seeds, which, scale, device, key)
+    lr = LR if rule == "source" else 1.0 / _lambda_max(seeds, which, scale, device, key).float()
+    params, _ = ld.relu_1d_gd(_init(seeds, device, key), x, y, lr=lr, steps=steps)
     mse = ld.mse(_model().forward(params, x), y)
     return params, np.where(np.isfinite(mse), mse, DIVERGED)
 
 
 def _setup(claim):
-    seeds = tuple(claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"])))
-    return seeds, claim.choose(quick=STEPS["quick"], full=STEPS["full"]), claim.device
+    seeds = tuple(claim.seeds(claim.choose(N_SEEDS)))
+    return seeds, claim.choose(STEPS), claim.device
 
 
 def _paired_loss(claim, which, rule):
     seeds, steps, dev = _setup(claim)
-    _, raw = _trained(seeds, which, "raw", rule, steps, dev)
-    _, std = _trained(seeds, which, "std", rule, steps, dev)
+    _, raw = _trained(seeds, which, "raw", rule, steps, dev, claim.id)
+    _, std = _trained(seeds, which, "std", rule, steps, dev, claim.id)
     ev = ld.paired(raw, std, alternative="greater", statistic="pseudo-median(MSE raw - MSE std)")
     ev.details["diverged"] = int((raw >= DIVERGED).sum() + (std >= DIVERGED).sum())
     return ev
@@ -176,8 +171,9 @@ def test_standardising_lowers_the_loss_at_a_step_set_by_the_ntk(claim, which):
     seeds, _, dev = _setup(claim)
     ev = _paired_loss(claim, which, "ntk")
     for scale in ("raw", "std"):
-        x, _ = _data(seeds, which, scale, dev)
-        eig = ntk_eigvalsh(_model(), _init(seeds, dev), x, weight=2.0 / x.shape[1])  # (S, N)
+        x, _ = _data(seeds, which, scale, dev, claim.id)
+        eig = ld.ntk_eigvalsh(_model(), _init(seeds, dev, claim.id), x,
+                              weight=2.0 / x.shape[1])  # (S, N)
         ev.details[f"lr_{scale}_median"] = float((1.0 / eig[:, -1]).median())
         if which == "grid":  # distinct points: the Gram is positive definite
             ev.details[f"condition_{scale}_median"] = float((eig[:, -1] / eig[:, 0]).median())
@@ -197,10 +193,10 @@ def test_raw_inputs_have_fewer_kinks_inside_the_data_range(claim, which, when):
     seeds, steps, dev = _setup(claim)
     frac = {}
     for scale in ("raw", "std"):
-        x, _ = _data(seeds, which, scale, dev)
-        params = (_init(seeds, dev) if when == "init"
-                  else _trained(seeds, which, scale, "ntk", steps, dev)[0])
-        frac[scale] = kink_fraction_inside(params, x.amin(dim=(1, 2)), x.amax(dim=(1, 2)))
+        x, _ = _data(seeds, which, scale, dev, claim.id)
+        params = (_init(seeds, dev, claim.id) if when == "init"
+                  else _trained(seeds, which, scale, "ntk", steps, dev, claim.id)[0])
+        frac[scale] = ld.kink_fraction_inside(params, x.amin(dim=(1, 2)), x.amax(dim=(1, 2)))
     ev = claim.record(ld.paired(frac["std"], frac["raw"], alternative="greater",
                                 statistic="pseudo-median(kinks inside: std - raw)"),
                       data=which, when=when)
@@ -209,20 +205,20 @@ def test_raw_inputs_have_fewer_kinks_inside_the_data_range(claim, which, when):
 
 def test_gd_at_the_source_learning_rate_is_unstable_on_raw_ages(claim):
     seeds, _, dev = _setup(claim)
-    edge = (LR * _lambda_max(seeds, "ages", "raw", dev)).cpu().numpy()  # (S,)
+    edge = (LR * _lambda_max(seeds, "ages", "raw", dev, claim.id)).cpu().numpy()  # (S,)
     ev = ld.proportion(edge > EDGE, threshold=0.5, alternative="greater",
                        statistic="P(1e-4 * lambda_max > 2), raw ages")
     ev.details["lr_lambda_max_median"] = float(np.median(edge))
     ev.details["lr_lambda_max_median_std"] = float(
-        np.median((LR * _lambda_max(seeds, "ages", "std", dev)).cpu().numpy()))
+        np.median((LR * _lambda_max(seeds, "ages", "std", dev, claim.id)).cpu().numpy()))
     ev = claim.record(ev, data="ages", lr=LR)
     assert ev.supported, ev
 
 
 def test_standardising_already_standardised_input_changes_nothing(claim):
     seeds, steps, dev = _setup(claim)
-    _, once = _trained(seeds, "grid", "std", "source", steps, dev)
-    _, again = _trained(seeds, "grid", "std-again", "source", steps, dev)
+    _, once = _trained(seeds, "grid", "std", "source", steps, dev, claim.id)
+    _, again = _trained(seeds, "grid", "std-again", "source", steps, dev, claim.id)
     same = np.abs(once - again) <= CONTROL_TOL * once
     ev = ld.proportion(same, threshold=0.5, alternative="greater",
                        statistic="P(|MSE difference| <= 1e-3 MSE), standardised twice")

@@ -34,21 +34,10 @@ Expect  (written before the first run at the source's budget) sin(12x): H = 2 an
         pilot), wider nets reach ~1e-3: trend supported. Strict order in most seeds: not expected
         for sin (H = 2 and 4 both on the plateau, their order set by noise), doubtful for the others
         (H = 16 and 64 both at the floor). Control: every width fits y = x: supported.
-Outcome (reported seeds 0-7 quick, 0-99 full, both at 10,000 steps) (1) supported for all three
-        targets (full: mean Spearman rho 0.54 sin, 0.82 polynomial, 0.90 |x|). (2) does not hold:
-        strictly ordered seeds 10% (sin, refuted), 39% (polynomial), 57% (|x|) in the full
-        profile; each single step up in width lowers the error in 48-97% of seeds (sin 16 -> 64:
-        48%, the 64-unit nets still leaving the plateau at 10,000 steps). (3) supported.
-        Redesigned (quick profile) after a replication at offset 500000 raised the question of
-        power: on design blocks 600000 and 700000 (notes above N_SEEDS) 8 quick seeds decide
-        the polynomial and |x| trends and the control (power 1.0) but the sin(12x) trend only
-        in about half of the blocks, and the ordered share of no target (a share is decided at
-        8 seeds only when all 8 agree; |x| was ordered in 68% of the design seeds, so its
-        strict xfail could XPASS). More seeds are over the quick budget (~3.5 s CPU each), so
-        the quick profile now skips the sin(12x) trend and the ordered rows, with the seed
-        count, statements and thresholds unchanged; the full profile runs every row as before.
 Known artefacts of the source: one run per (target, width), TF init not seeded per run; the
         title's MSE is the loss of the last step before its update (ours: after the last update).
+
+Design notes and history: docs/claims/width-fit.md
 """
 
 from __future__ import annotations
@@ -66,27 +55,10 @@ pytestmark = pytest.mark.claim(
     source="seed 001 (AtomsOfDeepLearning), experiment 1",
 )
 
-# Design block (10 + 8 seeds at --lowdim-seed-offset 100000 and 200000): Page's L on 8 seeds
-# gave p <= 2e-4 for every target (mean Spearman rho 0.6-0.9), and the control's largest MSE
-# stayed below 4e-4 (margin 0.01) in all 18 seeds, so 8 quick seeds decide (1) and (3); the TOST
-# reaches p = 1/256 with 8. Strictly ordered seeds: 1/18 (sin), 9/18 (polynomial), 12/18 (|x|):
-# 8 seeds can show "most seeds" only if nearly all are ordered (8/8: p = 0.0039); the full
-# profile's 100 seeds decide a share near 0.5-0.7.
-# Re-checked after a replication at --lowdim-seed-offset 500000 (issue: quick verdicts must not
-# depend on the seed block) on fresh design blocks 600000 (64 seeds) and 700000 (32 seeds), power
-# by resampling (1,500-2,000 draws of n seeds with replacement, alpha 0.01):
-# - trend, polynomial and |x|: mean rho 0.83-0.93, power 1.0 at 8 seeds: decided.
-# - trend, sin(12x): mean rho 0.52 / 0.47 (H = 2 and 4 share the plateau, and some 16- and
-#   64-unit nets are still on it), power 0.62 / 0.48 at 8 seeds, 0.96 / 0.88 at 16, 0.99 at 24:
-#   8 seeds decide it in about half of the blocks. Width-fit's quick run costs ~63 s CPU at 8
-#   seeds and ~3.5 s per added seed (151 s at 32, 253 s at 64), so 24 seeds (~120 s) are over
-#   the quick budget: the quick profile skips the sin(12x) trend row; the full profile decides it.
-# - strictly ordered share: sin 11/96 (0.11), polynomial 40/96 (0.42), |x| 65/96 (0.68). At 8
-#   seeds a share is decided only when all 8 seeds agree (8/8 or 0/8: p = 0.0039), so the quick
-#   row's strict xfail rested on INCONCLUSIVE and |x| would XPASS in ~4% of blocks (0.68^8);
-#   deciding |x| needs ~150 seeds (power 0.87 at 100, 1.0 at 200 at a share of 0.68). The quick
-#   profile therefore skips the ordered row; the full profile keeps it as it was (not changed
-#   here: at 100 seeds a share of 0.68 would be SUPPORTED in ~87% of blocks).
+# 8 quick seeds decide the polynomial and |x| trends and the control (1) and (3); they decide the
+# sin(12x) trend in only about half of the seed blocks, and a share of seeds only when all 8
+# agree, so the quick profile skips those rows and the full profile's 100 seeds decide them
+# (power and the redesign: docs/claims/width-fit.md).
 N_SEEDS = {"quick": 8, "full": 100}
 WIDTHS = (2, 4, 16, 64)
 X = np.linspace(-1.0, 1.0, 100)
@@ -128,7 +100,7 @@ def final_mse(seeds: tuple[int, ...], device: str, key: str) -> dict[str, np.nda
 
 
 def _table(claim, name: str) -> np.ndarray:
-    seeds = claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"]))
+    seeds = claim.seeds(claim.choose(N_SEEDS))
     return final_mse(tuple(seeds), claim.device, claim.id)[name]
 
 
@@ -136,7 +108,7 @@ def _table(claim, name: str) -> np.ndarray:
 def test_training_error_falls_as_hidden_units_increase(claim, target):
     if target == "sin(12x)" and claim.profile == "quick":
         pytest.skip("full profile only: the quick profile's 8 seeds decide the sin(12x) trend in "
-                    "only about half of the seed blocks (design notes above N_SEEDS)")
+                    "only about half of the seed blocks (docs/claims/width-fit.md)")
     table = _table(claim, target)  # (S, 4)
     ev = claim.record(ld.trend(table, conditions=WIDTHS, alternative="decreasing", alpha=ALPHA,
                                statistic="change in final MSE per width step"), target=target)
@@ -154,7 +126,7 @@ def test_training_error_falls_as_hidden_units_increase(claim, target):
 def test_most_seeds_fit_strictly_better_at_every_step_up_in_width(claim, target):
     if claim.profile == "quick":
         pytest.skip("full profile only: 8 seeds decide a share of seeds only when all 8 agree "
-                    "(design notes above N_SEEDS)")
+                    "(docs/claims/width-fit.md)")
     table = _table(claim, target)  # (S, 4)
     ordered = (np.diff(table, axis=1) < 0).all(axis=1)  # (S,)
     ev = claim.record(ld.proportion(ordered, threshold=ORDERED_THRESHOLD, alpha=ALPHA,

@@ -45,25 +45,18 @@ Expect  (written before the first run) Sigmoid nets at zeros train to LDA level 
         the output bias moves, constant prediction, chance accuracy (supported "does not train");
         hidden weights exactly 0 after training.
         (Design block, before the reported run: "trains" became "above 0.65", not LDA level, as
-        the notebook says "leads to training", not "very good training"; the float32 spread was
-        not 0 but up to 2e-3 after 500 steps, float64 up to 4e-11.)
-Outcome (reported seeds, quick) Zero-initialised sigmoid nets train: median accuracy 0.80 over
-        32 seeds (75% reach 0.65), supported. Their units stay nearly identical: the largest
-        spread at any step is at most 5e-3 in float32 (median 1.3e-5) and 7e-12 in float64, vs
-        1.7-2.0 for N(0, 0.01). The tied, exactly symmetric nets train to the same accuracy and
-        predict the same class on every test point in 32 of 32 seeds. So the units do not
-        diverge (REFUTED) and broken symmetry is not why they train (REFUTED): both xfail.
-        tanh and ReLU at zeros: every weight still exactly 0 after 500 steps, constant
-        prediction, median accuracy 0.475 (16 of 16 seeds): the effect needs sigma(0) != 0.
+        the notebook says "leads to training", not "very good training"; the spreads it measured
+        are on the notes page.)
 Known artefacts of the source
         - Its experiments ran TF 1.x on several cores; ours run one thread and still show rounding
           asymmetry, so parallel cores are not needed for it.
         - "Constant 0" was applied to the biases as well (every initializer was).
-        - Past the notebook's budget the rounding asymmetry does grow: on 8 design-block seeds
-          trained 3,000 steps, float32 spreads passed 0.1 in 4 seeds between steps 1,750 and
-          3,000; float64 spreads grew at the same rate from about 1e-9 lower (<= 4e-3 by 3,000).
-          So the symmetric path turns unstable late, and rounding seeds the split, as the
-          notebook guessed; but its nets had trained by step 500, before any split (tied arm).
+        - Past the notebook's budget the rounding asymmetry does grow (design-block seeds trained
+          3,000 steps: see the notes page): the symmetric path turns unstable late, and rounding
+          seeds the split, as the notebook guessed; but its nets had trained by step 500, before
+          any split (tied arm).
+
+Design notes and history: docs/claims/zero-init.md
 """
 
 import dataclasses
@@ -82,13 +75,9 @@ pytestmark = pytest.mark.claim(
     source="seed 001 (AtomsOfDeepLearning), experiment 10",
 )
 
-# Seeds, designed on the disjoint block 100000-100199 (never the reported seeds 0..n-1):
-# - zeros "train": 0.795 of 200 seeds above 0.65, median accuracy 0.82 -> Wilcoxon power 0.98
-#   at 32 seeds (0.91 at 24); the tied net gave the same accuracy as the zero-init net on every
-#   one of 20 seeds checked, so the tied arm has the same power.
-# - controls are deterministic in kind: tanh / ReLU at zeros scored <= 0.51 on 20 of 20 seeds,
-#   spreads were <= 2e-3 (zeros) and >= 1.8 (N(0, 0.01)) on 20 of 20: 16 seeds give p = 1.5e-5
-#   when all agree (0.002 with two exceptions).
+# Seeds, designed on a disjoint block (never the reported seeds 0..n-1): 32 give "trains" power
+# 0.98; the controls are deterministic in kind, and 16 seeds give p = 1.5e-5 when all agree
+# (power: docs/claims/zero-init.md).
 N_SEEDS = {"quick": 32, "full": 100}
 N_CONTROL = {"quick": 16, "full": 100}
 
@@ -204,7 +193,7 @@ def _train(seeds: tuple[int, ...], key: str, device: str, arm: str) -> dict[str,
 
 
 def _run(claim, arm: str, counts=N_SEEDS) -> dict[str, np.ndarray]:
-    return _train(tuple(claim.seeds(claim.choose(**counts))), claim.id, claim.device, arm)
+    return _train(tuple(claim.seeds(claim.choose(counts))), claim.id, claim.device, arm)
 
 
 def test_zero_initialised_sigmoid_nets_eventually_train(claim):
