@@ -30,6 +30,9 @@ Expect  written before the first run: <what you expect and why>. For the skeleto
         6.7 standard deviations apart are fit by nearly every seed.
 Known artefacts of the source: <what the source did that a faithful port must keep or note:
         unseeded runs, a metric computed on the training set, a text that disagrees with its code>
+
+Design notes and history: docs/claims/{claim_id}.md (<write it once the design has a history:
+design runs, power calculations, outcomes on the reported seeds, changes>)
 """
 
 import pytest
@@ -53,7 +56,7 @@ SHARE = 0.5  # the claim: more than this share of the seeds fits
 
 
 def test_a_small_mlp_fits_two_separated_clusters(claim):
-    seeds = claim.seeds(claim.choose(**N_SEEDS))
+    seeds = claim.seeds(claim.choose(N_SEEDS))
     data = ld.make_clusters(seeds, centers=CENTERS, n_per_class=N_PER_CLASS, std=STD,
                             key=claim.id)
     result = ld.train(MODEL, data, CONFIG, seeds=seeds, key=claim.id, device=claim.device)
