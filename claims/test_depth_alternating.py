@@ -44,22 +44,6 @@ Expect  written before the first 15,000-step run; seen so far: 2,000 steps on 32
         to place than it needs. (3b) SUPPORTED: at equal depth the tied 10-wide net beats the
         6-wide untied one, i.e. the gain of (1) comes from depth bought by weight sharing.
         (4) SUPPORTED at every depth.
-Outcome (seeds 0..n-1; quick n = 24 at 3,000 steps / full n = 100 at 15,000 steps)
-        (1) SUPPORTED: mean accuracy 0.59 / 0.67 / 0.70 (quick), 0.62 / 0.70 / 0.77 (full).
-        (2) REFUTED, more clearly than expected: 0 of 24 and 1 of 100 seeds fit all 16 points at
-        k = 3. (3a) INCONCLUSIVE (quick) / REFUTED (full): the untied trend runs the other way,
-        the shallow 38-unit net is the best untied net. (3b) SUPPORTED. (4) SUPPORTED.
-        Not a test, seen after the runs: accuracy rose strictly from k = 1 to 2 to 3 in only a
-        quarter of the seeds, and k = 3 beat k = 1 in most (the source's "most runs" fits the
-        latter reading only).
-        Redesigned after a replication at offset 500000 showed the quick test (1) under-powered
-        (INCONCLUSIVE there at 24 seeds, p 0.03): design blocks 600000 and 700000 (96 seeds each,
-        3,000 steps; numbers above N_SEEDS) gave mean rho 0.57 and 0.48, power 0.98 and 0.83 at
-        24 seeds, >= 0.98 on both at 40. The quick profile now runs 40 seeds, budget and
-        statements unchanged. Re-run on seeds 0-39: (1) SUPPORTED, mean accuracy 0.60 / 0.66 /
-        0.69, rho 0.47, p 5e-5; (2) REFUTED, 0 of 40; (3a) INCONCLUSIVE (rho -0.1: the untied
-        trend is flat to reversed, so its xfail does not hang on the seed block); (3b)
-        SUPPORTED, +0.094, p 4e-7; (4) SUPPORTED, 40 of 40 at every k.
 Known artefacts of the source
         One run per depth (np / tf seeded once with 0, the three depths trained one after the
         other); "1 layers" in its titles is the net with one application of the shared layer, i.e.
@@ -67,6 +51,8 @@ Known artefacts of the source
         its code has an untied path (recurrent=False) but that path passes an undefined `bias`
         and cannot have run, so the source never separated depth from weight sharing; "most runs"
         is not quantified.
+
+Design notes and history: docs/claims/depth-alternating.md
 """
 
 import dataclasses
@@ -83,22 +69,9 @@ pytestmark = pytest.mark.claim(
     source="seed 001 (AtomsOfDeepLearning), experiment 2 'Why are deeper networks better?'",
 )
 
-# Seeds. Power, from a separate design block (seeds 100000-100031, --lowdim-seed-offset 100000),
-# at 3,000 steps: the depth trend had mean Spearman rho 0.67 and Page's p = 1e-3 with its first 12
-# seeds (2e-6 with 24); tied k=3 minus untied (6,6,6,6) had Hodges-Lehmann 0.125 with p = 5e-3 at 12
-# seeds (4e-4 at 24); no seed fitted all 16 points at k = 3 (binomial p_opposite 4e-3 at 8 seeds).
-# The control decides the last: every seed fitted the blocks at every depth, and a share > 0.8 is
-# only shown at alpha 0.01 with >= 21 seeds all fitting (0.8^21 = 0.009); 24 seeds give 0.8^24 =
-# 0.005, 40 give 0.8^40 = 1e-4 (and decide with up to 2 misses of 40). At 15,000 steps the same
-# block gave rho 0.66 (p 4e-7) and 2 of 32 seeds solved at k = 3.
-# Redesigned (quick 24 -> 40) after a replication at --lowdim-seed-offset 500000 left (1)
-# INCONCLUSIVE at 24 seeds (p = 0.03): the 100000 block above had overstated the effect. Two fresh
-# design blocks of 96 seeds each at 3,000 steps, resampled (2,000 draws of n seeds with
-# replacement, Page's L at alpha 0.01): block 600000 had mean accuracy 0.58 / 0.64 / 0.70 at
-# k = 1 / 2 / 3, mean rho 0.57 (sd 0.51), power 0.98 at 24 seeds, 1.0 at 40; block 700000 had
-# 0.59 / 0.65 / 0.68, rho 0.48 (sd 0.60), power 0.83 at 24, 0.94 at 32, 0.96 at 36, 0.98 at 40
-# (one of its four 24-seed sub-blocks gave p = 0.04, as the replication did). 40 seeds decide (1)
-# with power >= 0.98 on both blocks; the other tests only gain from the larger n.
+# 40 quick seeds decide the depth trend (1) with power >= 0.98 on two design blocks; the control
+# needs >= 21 seeds all fitting (0.8^21 = 0.009), and 40 decide it with up to 2 misses (power
+# and the redesign from 24 seeds: docs/claims/depth-alternating.md).
 N_SEEDS = {"quick": 40, "full": 100}
 STEPS = {"quick": 3_000, "full": 15_000}  # the source: 15,000; quick: chosen from cost alone
 ALPHA = 0.01
@@ -157,8 +130,8 @@ def _accuracy(net: ld.MLP, labelling: str, seeds: tuple[int, ...], key: str, dev
 
 def _run(claim):
     """Seeds and budget of this profile, and a function net, labelling -> (S,) accuracy."""
-    seeds = tuple(claim.seeds(claim.choose(**N_SEEDS)))
-    steps = claim.choose(**STEPS)
+    seeds = tuple(claim.seeds(claim.choose(N_SEEDS)))
+    steps = claim.choose(STEPS)
     return steps, lambda net, labelling="alternating": _accuracy(
         net, labelling, seeds, claim.id, claim.device, steps)
 
