@@ -672,3 +672,19 @@ def test_relu_1d_gd_in_seed_chunks_changes_no_number(monkeypatch):
     assert torch.equal(whole[1], chunked[1])
     for k in whole[0]:
         assert torch.equal(whole[0][k], chunked[0][k]), k
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_an_output_wider_than_the_labels_is_a_clear_error_for_torch_modules_and_mlps(loss):
+    def factory():
+        return nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 7))
+
+    seeds = [0, 1]
+    data = ld.make_clusters(seeds, n_per_class=10, centers=[[0, 0], [3, 3]], key=KEY)
+    config = ld.TrainConfig(steps=1, loss=loss)
+    for model in (ld.TorchModule(factory), ld.MLP((2, 8, 7))):
+        with pytest.raises(ValueError, match=r"labels 0\.\.1 \(2 classes\) but the model outputs 7"):
+            ld.train(model, data, config, seeds=seeds, key=KEY)
+    narrow = ld.TorchModule(lambda: nn.Linear(2, 1))
+    with pytest.raises(ValueError, match=r"labels 0\.\.1 but the model outputs 1 classes"):
+        ld.train(narrow, data, config, seeds=seeds, key=KEY)

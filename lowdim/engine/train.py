@@ -72,19 +72,43 @@ def _check_train_args(model, data, config, key, monitor, monitor_every) -> None:
     if not is_int(monitor_every) or monitor_every < 0:
         raise ValueError(f"monitor_every: got {monitor_every!r}; need an int >= 0 (0: never)")
     sizes = getattr(model, "sizes", None)
-    if sizes is None:  # a TorchModule: its shapes are the user's module's business
+    if sizes is None:  # a TorchModule: its output width is checked once it has parameters
         return
-    d, k = sizes[0], sizes[-1]
-    if data.x.shape[-1] != d:
+    if data.x.shape[-1] != sizes[0]:
         raise ValueError(f"data.x: has {data.x.shape[-1]} input features (shape "
-                         f"{tuple(data.x.shape)}) but the model takes {d} (sizes {sizes})")
-    if data.y.is_floating_point():  # (S, N, k) targets, or (S, N) for one output
-        if (data.y.shape[-1] if data.y.dim() == 3 else 1) != k:
-            raise ValueError(f"data.y: float targets of width {data.y.shape[-1]} (shape "
-                             f"{tuple(data.y.shape)}) but the model outputs {k} (sizes {sizes})")
-    elif data.y.numel() and (int(data.y.min()) < 0 or int(data.y.max()) >= k):
-        raise ValueError(f"data.y: labels {int(data.y.min())}..{int(data.y.max())} but the model "
-                         f"outputs {k} classes (sizes {sizes}); labels must lie in 0..{k - 1}")
+                         f"{tuple(data.x.shape)}) but the model takes {sizes[0]} (sizes {sizes})")
+    _check_output_width(sizes[-1], data, config, f"sizes {sizes}")
+
+
+def _check_output_width(k: int, data: Data, config: TrainConfig, model_text: str) -> None:
+    """The model's output width k must fit the targets: float targets of width k, or int labels
+    0..k-1 that use every output (labels 0..1 on a 7-unit output would train silently, the
+    losses on raw outputs against one-hot rows of width 7)."""
+    y = data.y
+    if y.is_floating_point():  # (S, N, k) targets, or (S, N) for one output
+        if (y.shape[-1] if y.dim() == 3 else 1) != k:
+            raise ValueError(f"data.y: float targets of width {y.shape[-1]} (shape "
+                             f"{tuple(y.shape)}) but the model outputs {k} ({model_text})")
+        return
+    if not y.numel():
+        return
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= k:
+        raise ValueError(f"data.y: labels {lo}..{hi} but the model outputs {k} classes "
+                         f"({model_text}); labels must lie in 0..{k - 1}")
+    if hi + 1 < k:
+        raise ValueError(
+            f"data.y: labels {lo}..{hi} ({hi + 1} classes) but the model outputs {k} "
+            f"({model_text}); with loss {config.loss!r} outputs {hi + 1}..{k - 1} are fit to "
+            f"classes no point has: make the output width {hi + 1}, or pass float targets of "
+            f"width {k} (e.g. one-hot rows)")
+
+
+def _torch_module_width(model, params: dict[str, torch.Tensor], data: Data) -> int:
+    """Output width of a user's module: one forward of the first seed on its first point."""
+    with torch.no_grad():
+        one = {k: v[:1] for k, v in params.items()}
+        return int(model.forward(one, data.x[:1, :1], None).shape[-1])
 
 
 def _seed_chunks(model, data: Data, config: TrainConfig, dev: torch.device, s: int) -> list:
@@ -155,6 +179,9 @@ def train(
     if params is None:
         params = model.init(seeds, key=key, dtype=dtype, device=dev)
     init = {k: v.detach().to(dev, dtype).clone() for k, v in params.items()}
+    if getattr(model, "sizes", None) is None:
+        _check_output_width(_torch_module_width(model, init, data), data, config,
+                            type(model).__name__)
     hand_written = backprop.supports(model)
     leaves = {k: v.clone().requires_grad_(not hand_written) for k, v in init.items()}
     leaf_list = list(leaves.values())
