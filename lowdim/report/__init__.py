@@ -1,17 +1,34 @@
 """report: a run's report as files. No pytest, no torch.
 
-Owns the report's shape and its reading and writing (schema, at the bottom of lowdim), its
-renderings (Markdown, CSV, terminal table, claims.html, figures) and `write_reports`, which
+Owns the report's shape and its reading and writing (schema, at the bottom of lowdim, with its
+helpers _meta and _typeddict), its renderings (render: Markdown, CSV frame, terminal table;
+html: claims.html; figures, drawn by draw from curves packed by curves) and `write`, which
 writes them all. May import: lowdim.stats (the firmness columns), pandas, tabulate, matplotlib.
 Never the engine, the plugin or regress.
 """
 
-from .schema import OUTCOMES, SCHEMA_VERSION, atomic_write, fmt_interval, fmt_num, load_report
+from .schema import (
+    OUTCOMES,
+    SCHEMA_VERSION,
+    EvidenceDict,
+    Meta,
+    Report,
+    Row,
+    atomic_write,
+    check_report,
+    dump_report,
+    fmt_interval,
+    fmt_num,
+    json_schema,
+    legacy_rule,
+    load_report,
+)
+from .write import write, write_reports  # binds the functions over the submodule's name
 
 _LAZY = {  # renderers pull in pandas, tabulate and lowdim.stats: loaded on first use
-    "change_order": "._core", "header_lines": "._core", "render_markdown": "._core",
-    "render_section": "._core", "render_terminal": "._core", "table_rows": "._core",
-    "to_frame": "._core", "write_reports": "._core",
+    "change_order": ".render", "header_lines": ".render", "render_markdown": ".render",
+    "render_section": ".render", "render_terminal": ".render", "table_rows": ".render",
+    "to_frame": ".render",
 }
 
 
@@ -26,7 +43,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "OUTCOMES", "SCHEMA_VERSION", "atomic_write", "change_order", "fmt_interval", "fmt_num",
-    "header_lines", "load_report", "render_markdown", "render_section", "render_terminal",
-    "table_rows", "to_frame", "write_reports",
+    "OUTCOMES", "SCHEMA_VERSION", "EvidenceDict", "Meta", "Report", "Row", "atomic_write",
+    "change_order", "check_report", "dump_report", "fmt_interval", "fmt_num", "header_lines",
+    "json_schema", "legacy_rule", "load_report", "render_markdown", "render_section",
+    "render_terminal", "table_rows", "to_frame", "write", "write_reports",
 ]

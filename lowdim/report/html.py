@@ -3,7 +3,7 @@
 At the top a summary table (claim, the source's statement, verdict badge, estimate [interval],
 seeds, time), then one section per claim: the claim file's docstring (its method), and for each
 test its figure and evidence. Built from the report dict and the figures that
-`lowdim.figures.write_figures` drew, with the standard library's html escaping. A few lines of
+`figures.write_figures` drew, with the standard library's html escaping. A few lines of
 inline script mark every figure as loaded (data-loaded="1") once the page has loaded, and write
 its position (data-rect), so a browser test can check what a user sees.
 """
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .figures import VERDICT_COLORS, XFAIL_NOTE, FigureSet
-from .schema import fmt_interval, fmt_num
+from .draw import VERDICT_COLORS, XFAIL_NOTE
+from .figures import FigureSet
+from .schema import ClaimInfo, Report, Row, fmt_interval, fmt_num
 
 _OUTCOME_COLORS = {"passed": "#1a7f37", "xfailed": "#6e7781", "failed": "#cf222e",
                    "error": "#bc4c00", "crashed": "#bc4c00", "xpassed": "#bc4c00",
@@ -75,7 +76,7 @@ def anchor(prefix: str, name: str) -> str:
     return f"{prefix}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
 
 
-def badge(row: dict) -> str:
+def badge(row: Row) -> str:
     """The verdict badge of a row (its outcome where it holds no evidence); an xfailed row says
     that the source's statement does not hold."""
     ev = row.get("evidence")
@@ -89,15 +90,15 @@ def badge(row: dict) -> str:
     return out
 
 
-def _groups(report: dict) -> list[tuple[str, list[dict]]]:
+def _groups(report: Report) -> list[tuple[str, list[Row]]]:
     """Rows grouped by claim id, claims in the order of their first row (rows are sorted)."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[Row]] = {}
     for row in report["rows"]:
         groups.setdefault(row.get("claim") or "", []).append(row)
     return list(groups.items())
 
 
-def _claim_info(report: dict, claim: str, rows: list[dict]) -> dict:
+def _claim_info(report: Report, claim: str, rows: list[Row]) -> ClaimInfo:
     info = dict((report.get("claims") or {}).get(claim) or {})
     info.setdefault("statement", rows[0].get("statement") or "")
     info.setdefault("source", rows[0].get("source") or "")
@@ -105,7 +106,7 @@ def _claim_info(report: dict, claim: str, rows: list[dict]) -> dict:
     return info
 
 
-def _summary(report: dict) -> str:
+def _summary(report: Report) -> str:
     head = ("claim", "source's statement", "test", "verdict", "estimate [interval]", "seeds",
             "time (s)")
     out = ['<table class="summary" id="summary"><thead><tr>',
@@ -142,7 +143,7 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24])
 
 
-def _figure(row: dict, figures: FigureSet, outdir: Path) -> str:
+def _figure(row: Row, figures: FigureSet, outdir: Path) -> str:
     rel = figures.paths.get(row["test"])
     why = None
     if not row.get("evidence"):
@@ -165,7 +166,7 @@ def _figure(row: dict, figures: FigureSet, outdir: Path) -> str:
             f'alt="{_e("figure of " + row["test"])}" data-test="{_e(row["test"])}"></figure>')
 
 
-def _row_section(row: dict, figures: FigureSet, outdir: Path) -> str:
+def _row_section(row: Row, figures: FigureSet, outdir: Path) -> str:
     ev = row.get("evidence")
     facts = {"outcome": row.get("outcome"), "time": f"{fmt_num(row.get('duration_s'))} s"}
     if row.get("cached_s"):
@@ -195,7 +196,7 @@ def _row_section(row: dict, figures: FigureSet, outdir: Path) -> str:
     ])
 
 
-def render_html(report: dict, figures: FigureSet, outdir: str | Path) -> str:
+def render_html(report: Report, figures: FigureSet, outdir: str | Path) -> str:
     """The whole page; figures are read from outdir (the report folder) and embedded."""
     outdir = Path(outdir)
     meta = report.get("meta", {})
@@ -238,7 +239,7 @@ def render_html(report: dict, figures: FigureSet, outdir: str | Path) -> str:
     return "\n".join(p for p in parts if p is not None)
 
 
-def render_figure_links(report: dict, figures: FigureSet) -> str:
+def render_figure_links(report: Report, figures: FigureSet) -> str:
     """A markdown section linking each row's figure (paths relative to the report folder)."""
     lines = ["", "## Figures", ""]
     if figures.note:

@@ -1,28 +1,22 @@
-"""Render a run's report (a plain dict, the content of claims.json) as JSON, Markdown and CSV.
+"""A report (the content of claims.json) as text for people: the Markdown page, the terminal
+table, the CSV frame, and the parts they share (table rows, header lines, the baseline section).
 
-No pytest import here: the plugin builds the dict, this module only formats and writes it, so
-`python -m lowdim report claims.json` can re-render without running anything.
+No pytest and no files here: write.py writes what these return, so `python -m lowdim report
+claims.json` can re-render without running anything.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
 from ..stats.power import report_cells
-from . import figures as _figures
-from . import html as _html
-from .schema import SCHEMA_VERSION, atomic_write, fmt_interval, fmt_num, load_report
-
-__all__ = ["SCHEMA_VERSION", "atomic_write", "load_report", "render_markdown", "render_terminal",
-           "table_rows", "to_frame", "write_reports"]
+from .schema import Change, EvidenceDict, Meta, Report, fmt_interval, fmt_num
 
 
-def _n(ev: dict):
+def _n(ev: EvidenceDict):
     """Seeds in the test, and how many diverged and how they counted (stats `nonfinite`);
     under --lowdim-adaptive also the seed budget (lowdim.adaptive)."""
     k = (ev.get("details") or {}).get("n_nonfinite") or 0
@@ -37,11 +31,7 @@ def _n(ev: dict):
     return f"{n} ({k} diverged{', ' + how if how else ''})"
 
 
-def _conditions(row: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted((row.get("conditions") or {}).items()))
-
-
-def table_rows(report: dict, *, wide: bool = True) -> list[dict]:
+def table_rows(report: Report, *, wide: bool = True) -> list[dict]:
     """One display dict per row of the report, in the report's (test id) order."""
     out = []
     firmness = wide and any("fragility" in row for row in report["rows"])
@@ -64,16 +54,16 @@ def table_rows(report: dict, *, wide: bool = True) -> list[dict]:
                 "outcome": row["outcome"],
             }
         )
-        if "vs_baseline" in row:  # compared with --lowdim-baseline (lowdim.baseline)
+        if "vs_baseline" in row:  # compared with --lowdim-baseline (lowdim.regress)
             vb = row["vs_baseline"]
             d["vs baseline"] = vb["text"] if wide else vb.get("short", vb["text"])
-        if firmness:  # flips to change the verdict, seeds to decide (lowdim.power)
+        if firmness:  # flips to change the verdict, seeds to decide (stats.power)
             d.update(report_cells(row))
         out.append(d)
     return out
 
 
-def render_markdown(report: dict) -> str:
+def render_markdown(report: Report) -> str:
     meta = report["meta"]
     counts = pd.Series([r["outcome"] for r in report["rows"]]).value_counts()
     head = [
@@ -95,12 +85,12 @@ def render_markdown(report: dict) -> str:
     return "\n".join(head) + "\n" + body + "\n" + render_section(meta)
 
 
-def render_terminal(report: dict) -> str:
+def render_terminal(report: Report) -> str:
     rows = table_rows(report, wide=False)
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else "(no lowdim rows)"
 
 
-def to_frame(report: dict) -> pd.DataFrame:
+def to_frame(report: Report) -> pd.DataFrame:
     """One flat row per test: ids, outcome, conditions (JSON), and the evidence's scalars."""
     recs = []
     for row in report["rows"]:
@@ -136,27 +126,7 @@ def to_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame.from_records(recs)
 
 
-def write_reports(report: dict, outdir: str | os.PathLike) -> dict[str, Path]:
-    """Write claims.json (the source of truth), claims.md and claims.csv atomically, and the
-    figures (figures/, needs matplotlib) and claims.html (lowdim.figures, lowdim.html)."""
-    outdir = Path(outdir)
-    paths = {
-        "json": outdir / "claims.json",
-        "md": outdir / "claims.md",
-        "csv": outdir / "claims.csv",
-        "html": outdir / "claims.html",
-    }
-    atomic_write(paths["json"], json.dumps(report, indent=1, sort_keys=True, allow_nan=False) + "\n")
-    figs = _figures.write_figures(report, outdir)
-    atomic_write(paths["md"], render_markdown(report) + _html.render_figure_links(report, figs))
-    atomic_write(paths["csv"], to_frame(report).to_csv(index=False))
-    atomic_write(paths["html"], _html.render_html(report, figs, outdir))
-    if figs.paths:
-        paths["figures"] = outdir / _figures.FIGURES_DIR
-    return paths
-
-
-def header_lines(meta: dict) -> list[str]:
+def header_lines(meta: Meta) -> list[str]:
     """Markdown bullet lines for the report's head: seed block, shard, merge."""
     lines = []
     sb = meta.get("seed_block")
@@ -173,7 +143,7 @@ def header_lines(meta: dict) -> list[str]:
     return lines
 
 
-def render_section(meta: dict) -> str:
+def render_section(meta: Meta) -> str:
     """The Markdown 'vs baseline' section of a report (empty when no baseline was compared)."""
     b = meta.get("baseline")
     if not b:
@@ -193,8 +163,12 @@ def render_section(meta: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def change_order(c: dict):
+def change_order(c: Change) -> tuple[int, str]:
     rank = {"verdict changed": 0, "not replicated": 0, "verdict changed on another CPU": 0,
             "evidence lost": 1, "claim changed": 2,
             "drift": 3, "new": 4, "vanished": 5}
     return rank.get(c["status"], 6), c["test"]
+
+
+__all__ = ["change_order", "header_lines", "render_markdown", "render_section", "render_terminal",
+           "table_rows", "to_frame"]
