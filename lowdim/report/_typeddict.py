@@ -9,6 +9,7 @@ Imports nothing of lowdim: report.schema, at the bottom of lowdim, builds on it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import types
@@ -25,7 +26,8 @@ def _is_typeddict(tp) -> bool:
     return isinstance(tp, type) and typing.is_typeddict(tp)
 
 
-def _hints(td) -> dict[str, Any]:
+@functools.cache
+def _hints(td) -> dict[str, Any]:  # evaluating annotations is slow: once per TypedDict
     return get_type_hints(td)
 
 
@@ -80,12 +82,17 @@ def _scalar_ok(value, tp) -> bool:
     return isinstance(value, tp)
 
 
+_EXACT = {float: (int, float), int: (int,), bool: (bool,), str: (str,),
+          type(None): (type(None),)}  # the types json.load makes for each (bool is no int)
+
+
 def _scalar_test(tp):
     """A one-argument predicate for a scalar annotation (or a union of scalars), else None."""
     arms = _arms(tp) or (tp,)
-    if not all(a in _NAMES for a in arms):
+    if not all(a in _EXACT for a in arms):
         return None
-    return lambda v: any(_scalar_ok(v, a) for a in arms)
+    exact = frozenset(t for a in arms for t in _EXACT[a])
+    return lambda v: type(v) in exact
 
 
 def check(value, tp, where: str = "") -> tuple[str, str, str] | None:
