@@ -3,8 +3,9 @@
 fragility(evidence) works from what an Evidence already holds (per-seed values, alternative,
 threshold, alpha; the sign test's counts and the trend's table in details), reverses seeds one
 at a time, the most influential first, and re-decides each candidate with the verdict functions
-here, which call the same p-value routines as lowdim.stats.decide: the count describes exactly
-the decision that was made. The decision rule is read from Evidence.rule (data), never from
+here (binomial_verdict, wilcoxon_verdict, tost_verdict, page_verdict: each decision function's
+verdict without its interval, on the same p-value routines as lowdim.stats.decide), so the count
+describes exactly the decision that was made; calibrate decides its trend runs with page_verdict. The decision rule is read from Evidence.rule (data), never from
 Evidence.test (a display string). Also owns the rule families (KINDS, kind_of), log10_p_alpha
 and reading an Evidence or its dict (as_evidence), which lowdim.stats.power shares.
 """

@@ -1,4 +1,4 @@
-"""How firm a verdict is, and how many seeds would settle an open one: a report row's figures.
+"""How many seeds would settle an open verdict, and a report row's firmness figures.
 
 fragility(evidence)       for any row: how far p sits from alpha, and the fewest seeds whose
                           outcome, reversed, changes the verdict (lowdim.stats.fragility)
@@ -27,7 +27,6 @@ from .fragility import as_evidence, finite_values, fragility, kind_of, log10_p_a
 POWER = 0.8  # the probability of a decision that `seeds_to_decide` asks for
 MAX_SEEDS = 1024  # the largest seed count it considers
 N_BOOT = 400  # resamples per seed count for the rank tests
-
 
 
 def _binomial_reject(mm: np.ndarray, p0: float, rate: float, alpha: float,
