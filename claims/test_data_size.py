@@ -66,17 +66,6 @@ Expect  (written before the first run on the reported seeds, after one cost-meas
         largest n, LDA equivalent to the nets there (the Bayes boundary is linear: the nets'
         advantage is over the RBF SVM and the tree, not over a linear model). Control: all at
         chance.
-Outcome (quick 12 seeds, full 40) Both networks beat the SVM and the tree at every n, n = 20
-        included (the Expect was wrong there: 16 points already favour the nets by ~0.04); the
-        NN - SVM gap grows up to the nets' plateau and shrinks after it, as the source says; the
-        SVM ends within 0.10 of Bayes. Not shown: deep better than shallow (a small positive
-        mean difference, not significant in either profile); deep gaining more than shallow
-        (in full the shallow net gains more) or, over the whole range, more than the SVM (the
-        SVM catches up by 10,000; deep gains more only over quick's 20..500); the deep net
-        within 0.01 of Bayes at 10,000 (it ends about 0.01 below). LDA is no worse than the
-        better net at the largest n (and far better at small n): the nets' edge is over an RBF
-        SVM with gamma 1/12 on unscaled inputs and over axis-aligned trees, not over a linear
-        model, which this problem's Bayes rule is.
 Known artefacts of the source: 3 runs with unseeded fits (the classifier objects were reused,
         drawing from the global numpy RNG); one data set per run shared by all n, so the n are
         nested subsets, as here. The mixture's covariance c^T c of a uniform matrix is very
@@ -84,6 +73,8 @@ Known artefacts of the source: 3 runs with unseeded fits (the classifier objects
         along the tiny ones: many draws are close to linearly separable (Bayes accuracy 1), others
         are not (as low as ~0.7), so "respectable" and "saturate" only make sense relative to
         each draw's Bayes accuracy.
+
+Design notes and history: docs/claims/data-size.md
 """
 
 from __future__ import annotations
@@ -104,12 +95,9 @@ pytestmark = pytest.mark.claim(
     source="seed 001, experiment 3 (figure, no number)",
 )
 
-# Power, measured on the design block (seeds 100000-100011, every n): every per-n comparison
-# had p <= 0.003 with 10 seeds (all nets above SVM and tree even at n = 20); the weakest quick
-# decision is deep > shallow over (20, 200, 500): pseudo-median 0.02, p=0.0029 with 10 seeds,
-# 0.0007 with 12; quick takes 12. Full takes 40 (seeds cost linearly: ~25 s of CPU per seed at
-# every n), for the close full-profile calls there: deep - shallow over all n (pseudo-median
-# 0.009, p=0.017 with 12) and SVM - Bayes at 10,000 (median -0.04, p=0.02 with 12).
+# 12 quick seeds decide the weakest quick call (deep > shallow over the quick n); full takes 40
+# for its close calls, deep - shallow over all n and SVM - Bayes at 10,000 (power on a design
+# block: docs/claims/data-size.md).
 N_SEEDS = {"quick": 12, "full": 40}
 NS = {
     "quick": (20, 200, 500),
@@ -183,7 +171,7 @@ def _one_seed(seed: int, key: str, ns: tuple[int, ...], signal: bool):
 def _accuracies(claim, *, signal: bool = True, ns: tuple[int, ...] | None = None):
     """{classifier: (S, len(ns))} test accuracies and the Bayes accuracies (S,)."""
     ns = _ns(claim) if ns is None else ns
-    seeds = claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"]))
+    seeds = claim.seeds(claim.choose(N_SEEDS))
     runs = [_one_seed(s, claim.id, ns, signal) for s in seeds]
     acc = {name: np.stack([r[0][name] for r in runs]) for name in CLASSIFIERS}
     return acc, np.array([r[1] for r in runs])

@@ -62,19 +62,6 @@ Expect  (written before the first run) Without PCA the raw mixed inputs carry a 
         no-PCA accuracy at D = 1000 clearly (supported); PCA 10 then still helps (80 points in
         1,010 correlated dimensions) but less: uncertain. The no-signal control sits at or
         below chance: supported.
-Outcome (quick 16 seeds, full 100) The source's picture reproduces: without PCA the net is at
-        ~0.96 up to D = 20, 0.93 at 50, 0.71 at D = 100 and predicts one class from D = 200 on
-        (mean 0.42, below chance by the split artefact); PCA to 10 or 5 holds ~0.88-0.91, a gain
-        of ~0.2 at D = 100 and ~0.5 beyond. But standardising the inputs alone does as much as
-        PCA, and with standardised inputs PCA adds nothing (PCA 10 - no PCA within +-0.10, the
-        one-sided gain not shown). So the "threshold at 100" points to the raw mixed inputs'
-        scale (a common mode ~D/4, consistent with the one-class predictions of a saturated
-        sigmoid layer), not to too many dimensions for 80 points: the standardised no-PCA net
-        has no threshold and declines smoothly with D (0.96 at D = 1 to 0.89 at 2,000).
-        The quick drop test at D = 500 rests on the no-PCA D = 100 net, whose per-seed outcome
-        turns on float rounding: SUPPORTED with MKL's AVX2 matmul kernels (7 of 16 seeds),
-        INCONCLUSIVE with its AVX-512 kernels, i.e. on Intel AVX-512 CPUs (6 of 16; a strict
-        xfail there, see the test).
 Known artefacts of the source: 3 runs, unseeded TF init; only 20 test points per run, so one
         run's accuracy moves in steps of 0.05. Its loop overwrites X_train with the PCA scores,
         so PCA 5 was fitted on the PCA 10 scores and PCA 1 on the PCA 5 scores; the PCA of
@@ -84,6 +71,8 @@ Known artefacts of the source: 3 runs, unseeded TF init; only 20 test points per
         points are exactly 50/50 and the split is random, so the training majority class is the
         test minority: a net that predicts one class everywhere (a saturated sigmoid layer does)
         scores below 0.5 on average, which pulls the no-PCA curve under chance.
+
+Design notes and history: docs/claims/pca-dummy-dims.md
 """
 
 from __future__ import annotations
@@ -102,15 +91,9 @@ pytestmark = pytest.mark.claim(
     source="seed 001, experiment 6 (figure, no number)",
 )
 
-# Power, measured on the design block (seeds 100000-100015, all arms, D up to 1000): the
-# weakest quick decision is the drop beyond 100 (acc no PCA at D=100 minus at D=1000:
-# pseudo-median 0.30, Wilcoxon p=0.0025 with 16 seeds, p=0.0039 with 12; several seeds tie at
-# D=100 already); PCA 10 vs none at D=1000 (0.475, p=2e-4), standardised vs raw (0.475, p=2e-4)
-# and the PCA-gain trend (rho 0.63, p=1e-5) are decided at 12. 16 seeds keep the drop test
-# below alpha with margin; full runs 100. Quick stops at D=500: on the design block the no-PCA
-# net already predicts one class at every D >= 200 (the same accuracies at 200, 500 and 1000),
-# and the trends over (10, 100, 500) decide as clearly (PCA-gain rho 0.79, p=4e-6; no-PCA
-# rho 0.92, p=7e-8).
+# 16 quick seeds keep the weakest quick decision, the drop beyond 100, below alpha with margin;
+# quick stops at D = 500, where the no-PCA net already predicts one class (power on a design
+# block: docs/claims/pca-dummy-dims.md).
 N_SEEDS = {"quick": 16, "full": 100}
 DUMMY_DIMS = {
     "quick": (10, 100, 500),
@@ -136,7 +119,7 @@ def _dims(claim) -> tuple[int, ...]:
 
 
 def _seeds(claim) -> tuple[int, ...]:
-    return tuple(claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"])))
+    return tuple(claim.seeds(claim.choose(N_SEEDS)))
 
 
 def _features(seed: int, key: str, n_dummy: int, signal: bool) -> dict:
@@ -271,17 +254,11 @@ def test_without_pca_accuracy_falls_as_dummy_dimensions_are_added(claim):
 
 
 # The no-PCA net at D = 100 sits between learning (test acc >= 0.8) and predicting one class
-# (<= 0.5), and which way a seed goes can turn on float rounding: seeds 1, 9, 10 and 13 of the
-# quick block change outcome between CPUs whose kernels differ. Measured: with MKL's AVX2
-# matmul kernels (an Intel AVX2 machine; an AMD EPYC with AVX-512, where MKL runs its AVX2
-# code, with torch's AVX512 or AVX2 kernels alike) the reported seeds give 7 of 16 positive
-# differences acc(D=100) - acc(D=500), 9 ties, none negative: p = 2^-7 = 0.0078, SUPPORTED;
-# with MKL's AVX-512 kernels (an Intel AVX-512 machine) 6 of 16, p = 2^-6 = 0.0156,
-# INCONCLUSIVE. The quick design stays at 16 seeds: a 64-seed design block (seeds
-# 100000-100063, Intel AVX-512) has 44 positive, 20 ties, 0 negative, power 0.99 at 16 seeds
-# (4,000 resamples), and the reported block's 6 of 16 is a draw that rare. So with MKL's
-# AVX-512 kernels the quick test of the statement fails as the source stated it, while the
-# no-PCA trend over D (below) holds on every machine.
+# (<= 0.5), and which way a seed goes can turn on float rounding: a few quick seeds change
+# outcome between CPUs whose kernels differ. With MKL's AVX-512 kernels (Intel) the quick test
+# of the statement at D = 500 fails as the source stated it (a strict xfail there; with MKL's
+# AVX2 kernels it is decided), while the no-PCA trend over D (above) holds on every machine.
+# The quick design stays at 16 seeds (measurements: docs/claims/pca-dummy-dims.md).
 AVX512_QUICK_MISS = ("with MKL's AVX-512 kernels (Intel), 6 of the 16 quick seeds lose accuracy "
                      "from D = 100 to D = 500 and 10 tie: the drop is not shown at alpha 0.01 "
                      "with 16 seeds (it is with MKL's AVX2 kernels, 7 of 16); the no-PCA trend "
