@@ -23,8 +23,7 @@ Method  (A) Two Gaussian clusters, class 0 at (0, 1) and class 1 at (0, 2), std 
         online SGD (one point per step, in the data's order, no shuffling) with lr 0.002 on the
         one-hot targets, updates as the asker's hand-written backprop made them (see Known
         artefacts), numpy float64 as the asker ran it. The quick profile trains 3 epochs
-        (24,000 steps), the full profile the asker's 300. 120 seeds (quick; 40 before the
-        redesign noted in Outcome), 100 (full).
+        (24,000 steps), the full profile the asker's 300. 120 seeds (quick), 100 (full).
         Bias arm: the same net with a zero-initialised bias on the hidden and the output layer,
         updated by the same backprop (the answer's "adding bias terms"), same init, same masks.
         Diagnostic arms, same seeds: stated before any run, the nets trained without dropout;
@@ -61,39 +60,9 @@ Expect  written before the first run.
         bias arm to gain well under 0.02 (the answer's statement fails, as the asker's comment
         says), and the gap to come from measuring train accuracy with dropout on: 10 hidden
         units at p = 0.5 leave ~5 active, a noisy net; without dropout the same nets score about
-        their test accuracy on the training set.
-Expect  revised on the design block (seeds 100000 on, before the reported seeds ran). The (B)
-        expectation above was wrong there. The classes are not centred on the origin as the
-        argument assumed: logistic regression scores 0.88 with an intercept, 0.82 without;
-        QDA 0.92 and a 100-unit MLP (sklearn) 0.94, so ~0.8 is not the data's ceiling. After
-        3 epochs biases lifted test acc by ~0.03 and train acc with dropout on by ~0.05: the
-        answer's statement holds at the quick budget. Over 300 epochs the biased net with
-        dropout and the asker's backprop decayed to ~0.55 test acc (bias-free ~0.80): the
-        statement fails at the asker's budget, so the full profile marks it xfail. With the
-        true ReLU derivative the biased net reached ~0.88 (bias-free ~0.81); without dropout,
-        with the asker's backprop, ~0.87 (bias-free ~0.82).
-Outcome quick profile, seeds 0-39. (A) as expected, at both depths: all 40 bias-free nets
-        below 0.9 (mean test acc 0.64 and 0.63, under the 0.66 bound on angle alone), all
-        biased nets and all control nets 1.000. (B) the symptom reproduces: bias-free test acc
-        0.813, train acc with dropout on 0.655 (the asker: 0.78-0.81 and ~0.60), the same nets
-        0.822 on the training set with dropout off. After 3 epochs biases lift train acc with
-        dropout on by 0.051 (supported) and test acc by 0.024 [0.016, inf): not shown above
-        the 0.02 margin, so that row is xfail in the quick profile. Without dropout biases lift
-        test acc by 0.046, with the true ReLU derivative by 0.050 (both supported).
-        Redesigned after a replication at offset 500000 showed the quick (B) design
-        under-powered: there the test acc gain was shown above the margin (the quick xfail
-        XPASSED), on seeds 0-39 it was not, so the row's fate depended on the seed block. Fresh
-        design blocks 600000 and 700000 (200 seeds each, 3 epochs) put the gain at 0.027-0.031,
-        ~0.5 sd above the margin: 40 seeds had power 0.6, 120 have >= 0.98 (numbers above
-        N_SEEDS_B). The quick (B) seed count is now 120, the statement and margin unchanged.
-        Re-run on seeds 0-119: test acc gain 0.026 [0.022, inf), p 2e-4, supported, so the
-        quick-profile xfail on that row is removed (the full profile's xfail stays); every
-        other row kept its verdict.
-        Full profile (A: seeds 0-399; B: seeds 0-99, 300 epochs): (A) 400 of 400 in every
-        row. (B) the biased net with dropout decays to test acc 0.571, train acc with dropout
-        on 0.489 (bias-free 0.790 and 0.624): both answer rows refuted (xfail); the symptom,
-        the dropout-off train acc (0.805) and the two diagnostics (without dropout 0.867 vs
-        0.816; true ReLU derivative 0.876 vs 0.811) hold as in the quick profile.
+        their test accuracy on the training set. (B) proved wrong on the design block (biases
+        help after 3 epochs; over 300 the biased net decays): the revised expectation, written
+        before the reported seeds ran, is on the notes page.
 Known artefacts of the source
         The asker's relu2deriv(output) = output >= 0 is applied to the post-ReLU (and
         post-dropout) hidden activations, which are never negative: it is 1 everywhere, so the
@@ -105,6 +74,8 @@ Known artefacts of the source
         (b += -alpha * delta where the weights use +alpha * delta); we test the answer's
         suggestion (a correctly updated bias on every layer), not the comment's code.
         Weight init was unseeded (np.random.random); the asker's run is one seed.
+
+Design notes and history: docs/claims/bias-free-ray.md
 """
 
 from __future__ import annotations
@@ -122,15 +93,12 @@ pytestmark = pytest.mark.claim(
     "adding biases should let the asker's net converge",
     source="seed 002 (StackOverflow answer); the asker: train acc ~0.60, test ~0.78-0.81",
 )
-KEY = "bias-free-ray"
 ALPHA = 0.01
 
 # --- (A) two clusters on one ray from the origin -----------------------------------------------
-# Power (design block, seeds 100000..100039, --lowdim-seed-offset 100000): every bias-free net
-# scored < 0.9 (mean 0.64, max 0.67), every biased net and every control net 1.000. With all n
-# seeds showing the property the binomial test gives p = 0.75^n; n = 40 still decides at alpha 0.01
-# with 3 seeds against the property (37 of 40: p = 0.005).
-N_SEEDS_A = dict(quick=40, full=400)
+# With every seed showing the property the binomial test gives p = 0.75^n; n = 40 still decides
+# at alpha 0.01 with 3 seeds against it (power on a design block: docs/claims/bias-free-ray.md).
+N_SEEDS_A = {"quick": 40, "full": 400}
 CLUSTER_STD = 0.1  # "closely clustered": a tenth of the distance between the centres
 N_TRAIN_PER_CLASS, N_TEST_PER_CLASS = 50, 500
 CENTRES = {"ray": ((0.0, 1.0), (0.0, 2.0)), "symmetric": ((0.0, 1.0), (0.0, -1.0))}
@@ -144,7 +112,7 @@ RAY_MARGIN = 0.1  # biases must win by more than this on the ray
 CONTROL_MARGIN = 0.01  # ... and by less than this on the origin-symmetric control
 
 
-def _clusters(seeds: tuple[int, ...], layout: str) -> ld.Data:
+def _clusters(seeds: tuple[int, ...], layout: str, key: str) -> ld.Data:
     c0, c1 = CENTRES[layout]
 
     def make(rng):
@@ -156,26 +124,26 @@ def _clusters(seeds: tuple[int, ...], layout: str) -> ld.Data:
         return (*draw(N_TRAIN_PER_CLASS), *draw(N_TEST_PER_CLASS))
 
     # Same key and stream for both layouts: the control is the ray data with class 1 moved.
-    return ld.per_seed(seeds, make, key=KEY)
+    return ld.per_seed(seeds, make, key=key)
 
 
 @ld.cached
-def cluster_accuracy(seeds: tuple[int, ...], device: str, layout: str, depth: str,
+def cluster_accuracy(seeds: tuple[int, ...], key: str, device: str, layout: str, depth: str,
                      bias: bool) -> np.ndarray:
     """(S,) held-out accuracy of the nets trained on one layout."""
-    data = _clusters(seeds, layout)
+    data = _clusters(seeds, layout, key)
     model = ld.MLP(SIZES[depth], bias=bias)
-    result = ld.train(model, data, CONFIG_A, seeds=seeds, key=KEY, device=device)
+    result = ld.train(model, data, CONFIG_A, seeds=seeds, key=key, device=device)
     return ld.accuracy(result.predict(data.x_test), data.y_test)
 
 
 def _seeds_a(claim) -> tuple[int, ...]:
-    return tuple(claim.seeds(claim.choose(**N_SEEDS_A)))
+    return tuple(claim.seeds(claim.choose(N_SEEDS_A)))
 
 
 @pytest.mark.parametrize("depth", SIZES)
 def test_bias_free_nets_cannot_separate_clusters_on_a_ray(claim, depth):
-    acc = cluster_accuracy(_seeds_a(claim), claim.device, "ray", depth, False)
+    acc = cluster_accuracy(_seeds_a(claim), claim.id, claim.device, "ray", depth, False)
     ev = claim.record(ld.proportion(acc < FAIL_BELOW, threshold=SHARE, alpha=ALPHA,
                                     statistic=f"P(test acc < {FAIL_BELOW})"), depth=depth)
     assert ev.supported, ev
@@ -183,7 +151,7 @@ def test_bias_free_nets_cannot_separate_clusters_on_a_ray(claim, depth):
 
 @pytest.mark.parametrize("depth", SIZES)
 def test_biased_nets_separate_clusters_on_a_ray(claim, depth):
-    acc = cluster_accuracy(_seeds_a(claim), claim.device, "ray", depth, True)
+    acc = cluster_accuracy(_seeds_a(claim), claim.id, claim.device, "ray", depth, True)
     ev = claim.record(ld.proportion(acc > SUCCEED_ABOVE, threshold=SHARE, alpha=ALPHA,
                                     statistic=f"P(test acc > {SUCCEED_ABOVE})"), depth=depth)
     assert ev.supported, ev
@@ -192,8 +160,8 @@ def test_biased_nets_separate_clusters_on_a_ray(claim, depth):
 @pytest.mark.parametrize("depth", SIZES)
 def test_biases_beat_no_biases_on_clusters_on_a_ray(claim, depth):
     seeds = _seeds_a(claim)
-    with_b = cluster_accuracy(seeds, claim.device, "ray", depth, True)
-    without = cluster_accuracy(seeds, claim.device, "ray", depth, False)
+    with_b = cluster_accuracy(seeds, claim.id, claim.device, "ray", depth, True)
+    without = cluster_accuracy(seeds, claim.id, claim.device, "ray", depth, False)
     ev = claim.record(ld.paired(with_b, without, alpha=ALPHA, alternative="greater",
                                 margin=RAY_MARGIN,
                                 statistic="pseudo-median(acc biased - acc bias-free)"),
@@ -205,7 +173,7 @@ def test_biases_beat_no_biases_on_clusters_on_a_ray(claim, depth):
 def test_bias_free_nets_separate_origin_symmetric_clusters(claim, depth):
     # Negative control: the same net, but class 1 at (0, -1): a line through the origin
     # separates the clusters, so the missing bias must not matter.
-    acc = cluster_accuracy(_seeds_a(claim), claim.device, "symmetric", depth, False)
+    acc = cluster_accuracy(_seeds_a(claim), claim.id, claim.device, "symmetric", depth, False)
     ev = claim.record(ld.proportion(acc > SUCCEED_ABOVE, threshold=SHARE, alpha=ALPHA,
                                     statistic=f"P(test acc > {SUCCEED_ABOVE})"), depth=depth)
     assert ev.supported, ev
@@ -214,8 +182,8 @@ def test_bias_free_nets_separate_origin_symmetric_clusters(claim, depth):
 @pytest.mark.parametrize("depth", SIZES)
 def test_biases_gain_nothing_on_origin_symmetric_clusters(claim, depth):
     seeds = _seeds_a(claim)
-    with_b = cluster_accuracy(seeds, claim.device, "symmetric", depth, True)
-    without = cluster_accuracy(seeds, claim.device, "symmetric", depth, False)
+    with_b = cluster_accuracy(seeds, claim.id, claim.device, "symmetric", depth, True)
+    without = cluster_accuracy(seeds, claim.id, claim.device, "symmetric", depth, False)
     ev = claim.record(ld.paired(with_b, without, alpha=ALPHA, alternative="less",
                                 margin=CONTROL_MARGIN,
                                 statistic="pseudo-median(acc biased - acc bias-free)"),
@@ -224,21 +192,10 @@ def test_biases_gain_nothing_on_origin_symmetric_clusters(claim, depth):
 
 
 # --- (B) the asker's program ---------------------------------------------------------------------
-# Power (design block, seeds 100000..100015, 3 epochs): bias - no bias test accuracy had mean
-# 0.033, sd 0.022 (Wilcoxon vs the 0.02 margin: p = 0.022 with 16 seeds, effect 0.6 sd);
-# n = 40 gives ~90% power at alpha 0.01 for that effect. Every other paired effect in (B) was
-# >= 2 sd from its margin there (p <= 2e-4 with 16 seeds).
-# Redesigned (quick 40 -> 120) after a replication at --lowdim-seed-offset 500000 decided the test
-# acc gain > 0.02 (SUPPORTED) where the reported seeds 0-39 had left it INCONCLUSIVE: at 40 seeds
-# the row's fate depended on the seed block. Two fresh design blocks of 200 seeds, 3 epochs:
-# block 600000, gain in test acc mean 0.027, sd 0.020, pseudo-median 0.028; block 700000, mean
-# 0.030, sd 0.017, pseudo-median 0.031: the gain lies ~0.5 sd above the margin. Power by
-# resampling (2,000 draws of n seeds with replacement, Wilcoxon vs 0.02 at alpha 0.01): block
-# 600000 0.62 at 40, 0.91 at 80, 0.96 at 100, 0.98 at 120, 0.99 at 140; block 700000 1.0 from
-# 80 on. 120 seeds decide the margin statement with power >= 0.98 on both blocks; the other
-# answer row (train acc with dropout on, gain 0.052-0.054) had power 1.0 at 40 there.
-N_SEEDS_B = dict(quick=120, full=100)
-EPOCHS = dict(quick=3, full=300)  # the asker ran 300; 3 is the quick profile's stated budget
+# The test acc gain lies ~0.5 sd above its 0.02 margin: 120 quick seeds decide it with power
+# >= 0.98 on two design blocks (power and the redesign: docs/claims/bias-free-ray.md).
+N_SEEDS_B = {"quick": 120, "full": 100}
+EPOCHS = {"quick": 3, "full": 300}  # the asker ran 300; 3 is the quick profile's stated budget
 N_HIDDEN, N_CLASSES, LR = 10, 4, 0.002
 ARMS = {  # name: (bias on every layer, dropout on the hidden layer, backprop)
     "no bias": (False, True, "asker"),  # the asker's program
@@ -306,23 +263,21 @@ def _accuracy(params, x, y) -> np.ndarray:
 
 
 @ld.cached
-def train_asker_nets(seeds: tuple[int, ...], epochs: int) -> dict[str, dict[str, np.ndarray]]:
+def train_asker_nets(seeds: tuple[int, ...], key: str,
+                     epochs: int) -> dict[str, dict[str, np.ndarray]]:
     """Every arm on every seed, trained as the asker did; per arm (S,) arrays:
     "train acc, dropout on" (running accuracy over the last epoch, the asker's Train-Acc),
     "train acc" (final nets, no dropout) and "test acc" (final nets, the asker's Test-Acc).
 
     numpy float64 on the CPU, as the asker ran it (the run's device is not used): online SGD is
-    one tiny step after another, bound by per-op overhead. Measured CPU time per step: this loop
-    ~0.2-0.3 ms for all 240 nets of the quick profile (6 arms x 40 seeds), ~0.6-0.8 ms for the
-    600 of the full one (its 2.4M steps took 33 CPU minutes on a shared core); lowdim.train with
-    autograd took ~0.9 ms per step for the 16 nets of a single arm.
+    one tiny step after another, bound by per-op overhead.
     """
     x_tr, x_te, y_tr, y_te = asker_data()
     n, d = x_tr.shape
     s, a, h = len(seeds), len(ARMS), N_HIDDEN
     w0, w1 = np.empty((s, d, h)), np.empty((s, h, N_CLASSES))
     for j, seed in enumerate(seeds):  # weights_0_1, weights_1_2 = 0.2 * random(...) - 0.1
-        g = ld.numpy_rng(KEY, seed, "init")
+        g = ld.numpy_rng(key, seed, "init")
         w0[j] = 0.2 * g.random((d, h)) - 0.1
         w1[j] = 0.2 * g.random((h, N_CLASSES)) - 0.1
     params = {  # arm-major (A * S, ...): every arm of a seed starts from that seed's weights
@@ -333,7 +288,7 @@ def train_asker_nets(seeds: tuple[int, ...], epochs: int) -> dict[str, dict[str,
     dropped = np.repeat([p for _, p, _ in ARMS.values()], s)  # (A*S,) arms with dropout
     true_relu = np.repeat([bp == "true" for _, _, bp in ARMS.values()], s)[:, None]
     scale = np.where(dropped, 2.0, 1.0)[:, None]  # (A*S, 1)
-    mask_streams = [ld.numpy_rng(KEY, seed, "dropout") for seed in seeds]
+    mask_streams = [ld.numpy_rng(key, seed, "dropout") for seed in seeds]
     targets = np.eye(N_CLASSES)[y_tr]  # (N, k) one-hot
     for _ in range(epochs):
         # One mask draw per seed and epoch, shared by that seed's dropout arms.
@@ -349,8 +304,8 @@ def train_asker_nets(seeds: tuple[int, ...], epochs: int) -> dict[str, dict[str,
 
 
 def _asker_nets(claim) -> dict[str, dict[str, np.ndarray]]:
-    seeds = tuple(claim.seeds(claim.choose(**N_SEEDS_B)))
-    return train_asker_nets(seeds, claim.choose(**EPOCHS))
+    seeds = tuple(claim.seeds(claim.choose(N_SEEDS_B)))
+    return train_asker_nets(seeds, claim.id, claim.choose(EPOCHS))
 
 
 def test_the_asker_net_scores_far_lower_on_train_with_dropout_than_on_test(claim):
@@ -359,7 +314,7 @@ def test_the_asker_net_scores_far_lower_on_train_with_dropout_than_on_test(claim
     ev = claim.record(ld.paired(net["test acc"], net["train acc, dropout on"], alpha=ALPHA,
                                 alternative="greater", margin=SYMPTOM_GAP,
                                 statistic="pseudo-median(test acc - train acc, dropout on)"),
-                      epochs=claim.choose(**EPOCHS), arm="no bias")
+                      epochs=claim.choose(EPOCHS), arm="no bias")
     assert ev.supported, ev
 
 
@@ -381,7 +336,7 @@ def test_adding_biases_lifts_the_asker_net(claim, metric):
     ev = claim.record(ld.paired(nets["bias"][metric], nets["no bias"][metric], alpha=ALPHA,
                                 alternative="greater", margin=GAIN_MARGIN,
                                 statistic=f"pseudo-median({metric}: bias - no bias)"),
-                      epochs=claim.choose(**EPOCHS), metric=metric)
+                      epochs=claim.choose(EPOCHS), metric=metric)
     assert ev.supported, ev
 
 
@@ -391,7 +346,7 @@ def test_train_accuracy_with_dropout_on_understates_what_the_net_learned(claim):
     ev = claim.record(ld.paired(net["train acc"], net["train acc, dropout on"], alpha=ALPHA,
                                 alternative="greater", margin=SYMPTOM_GAP,
                                 statistic="pseudo-median(train acc: dropout off - on)"),
-                      epochs=claim.choose(**EPOCHS), arm="no bias")
+                      epochs=claim.choose(EPOCHS), arm="no bias")
     assert ev.supported, ev
 
 
@@ -402,7 +357,7 @@ def test_without_dropout_biases_lift_the_asker_net(claim):
                                 nets["no bias, no dropout"]["test acc"], alpha=ALPHA,
                                 alternative="greater", margin=GAIN_MARGIN,
                                 statistic="pseudo-median(test acc: bias - no bias), no dropout"),
-                      epochs=claim.choose(**EPOCHS))
+                      epochs=claim.choose(EPOCHS))
     assert ev.supported, ev
 
 
@@ -415,5 +370,5 @@ def test_with_the_true_relu_derivative_biases_lift_the_asker_net(claim):
                                 alternative="greater", margin=GAIN_MARGIN,
                                 statistic="pseudo-median(test acc: bias - no bias), true ReLU "
                                 "derivative"),
-                      epochs=claim.choose(**EPOCHS))
+                      epochs=claim.choose(EPOCHS))
     assert ev.supported, ev

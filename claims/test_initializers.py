@@ -46,25 +46,6 @@ Expect  (written before the first run) Xavier and N(0, 0.01) reach LDA level (wi
         (The two "training" criteria were fixed after a first design-block run, before any run
         on the reported seeds: the notebook's "very good training" and "leads to training" are
         two levels, and the zeros nets, near chance until step 300, reach the second only.)
-Outcome (reported seeds, quick: 40 seeds, 80 for N(0, 1)) Ones never train (median 0.48) and
-        N(0, 1) mostly does not within 500 steps (median 0.62; 29% of seeds reach 0.65): both
-        supported. Zeros train eventually (median 0.82): supported, unlike my Expect's "LDA level".
-        Slower with N(0, 1): curve mean 0.79 vs 0.59, supported. Xavier ahead of N(0, 0.01) on the
-        curve (0.84 vs 0.79): supported, though not at the end (final accuracy +0.01, p 0.02).
-        "Very good training": Xavier falls short of LDA by a pseudo-median 0.03 (p 0.013 at 40
-        seeds; supported at 100 seeds in the full profile, p 2e-4); N(0, 0.01) by 0.04 (p 0.07;
-        0.0375 and p 0.013 at 100): not established, xfail (Xavier in the quick profile only).
-        Redesigned after a replication at offset 500000 showed the quick "very good" rows
-        under-powered: both xfails rested on an INCONCLUSIVE whose fate depended on the seed
-        block (Xavier's could XPASS often, N(0, 0.01)'s about one block in ten). Design blocks
-        600000 and 700000 (200 seeds each; numbers above N_SEEDS): Xavier's shortfall -0.020 and
-        -0.030 is decided at 200 seeds (power >= 0.97 on both), so the Xavier arm now runs 200
-        quick seeds, the statement unchanged; N(0, 0.01)'s -0.035 / -0.040 is not decided even at
-        400, so the quick profile skips that row and the full profile keeps it (and its xfail).
-        Re-run on seeds 0-199 (Xavier): pseudo-median -0.02 [-0.03, inf), p 1e-8, supported, so
-        the quick-profile xfail on Xavier is removed. The other rows kept their verdicts (the
-        Xavier - N(0, 0.01) curve comparison pairs on N(0, 0.01)'s 40 seeds as before; the
-        negative control now runs on the 200 Xavier seeds).
 Known artefacts of the source
         - The method text says the class means are 1 apart in every dimension; the source notes
           give experiment 10 the data of experiment 9 (means 1/(i+1)); we follow the notes. The
@@ -73,6 +54,8 @@ Known artefacts of the source
         - Every initializer was applied to the biases too, so "zeros" and "ones" start with every
           hidden unit of a layer identical.
         - TF 1.x Adam places epsilon slightly differently from torch's; immaterial at these scales.
+
+Design notes and history: docs/claims/initializers.md
 """
 
 import functools
@@ -91,31 +74,10 @@ pytestmark = pytest.mark.claim(
     source="seed 001 (AtomsOfDeepLearning), experiment 10",
 )
 
-# Seeds, designed on the disjoint block 100000-100099 (never the reported seeds 0..n-1):
-# - curve Xavier - N(0, 0.01): pseudo-median +0.05 (p < 1e-14 at 80 seeds); power 1.0 at 10 seeds.
-# - curve N(0, 0.01) - N(0, 1): +0.19; power 1.0 at 10 seeds.
-# - zeros: median accuracy 0.81 -> Wilcoxon power 1.0 at 40 seeds; ones: every seed <= 0.53.
-# - N(0, 1) "does not train" is the closest call: median 0.625 -> power 0.84 at 60 seeds, 0.98
-#   at 100, so its arm runs N_SEEDS_LARGE_GAUSSIAN seeds (80: about 0.93).
-# - "very good training": pseudo-median(acc - LDA) -0.035 (Xavier), -0.045 (N(0, 0.01)) at 80
-#   seeds, at the -0.05 margin: power 0.16 at 40 and 0.61 at 200 seeds for Xavier, none for
-#   N(0, 0.01); no affordable count decides it, so it runs on the common N_SEEDS.
-# Redesigned after a replication at --lowdim-seed-offset 500000: the quick-only xfail on Xavier
-# "very good" rested on an under-powered INCONCLUSIVE (p 0.013 on seeds 0-39), so its fate
-# depended on the seed block; N(0, 0.01)'s xfail likewise. Fresh design blocks of 200 seeds,
-# pseudo-median(acc - LDA), power by resampling (2,000 draws of n seeds with replacement,
-# Wilcoxon vs -0.05 at alpha 0.01):
-# - Xavier: block 600000 -0.020 (mean -0.038, sd 0.063), power 0.58 at 40, 0.95 at 100, 1.0 at
-#   200; block 700000 -0.030 (mean -0.043, sd 0.064), power 0.34 at 40, 0.74 at 100, 0.88 at
-#   150, 0.97 at 200; both pooled (400 seeds) -0.025 [-0.035, -0.020], power 0.97 at 150, 0.99
-#   at 200. (The 100000 block's -0.035 at 80 seeds was the low end of this range.) So the
-#   Xavier arm runs N_SEEDS_XAVIER = 200 quick seeds: affordable, and power >= 0.97 on both
-#   blocks. Its full count is 200 too: at 100 its power is 0.74-0.95 on these blocks.
-# - N(0, 0.01): block 600000 -0.035, power 0.18 at 40, 0.43 at 100, 0.96 at 400; block 700000
-#   -0.040, power 0.09 at 40, 0.22 at 100, 0.70 at 400: at 40 quick seeds its strict xfail would
-#   XPASS in about one block in ten, and no affordable count decides it. The quick profile
-#   therefore makes no statement on it (the row is skipped there); the full profile keeps the
-#   source's statement and its xfail.
+# Seed counts, designed on disjoint blocks (never the reported seeds 0..n-1): N(0, 1)'s "does not
+# train" is the closest call of the common tests (80 seeds); Xavier's "very good training" needs
+# 200 (power >= 0.97 on two design blocks); N(0, 0.01)'s is decided by no affordable count, so the
+# quick profile skips that row (power and the redesign: docs/claims/initializers.md).
 N_SEEDS = {"quick": 40, "full": 100}
 N_SEEDS_LARGE_GAUSSIAN = {"quick": 80, "full": 200}
 N_SEEDS_XAVIER = {"quick": 200, "full": 200}
@@ -171,7 +133,7 @@ def _run(claim, init: str, n: int | None = None) -> tuple[tuple[int, ...], np.nd
     """Seeds and (11, S) curve of one arm: its own seed count, or the first n of them (a seed's
     numbers do not depend on which other seeds trained beside it)."""
     counts = {"normal-1": N_SEEDS_LARGE_GAUSSIAN, "xavier": N_SEEDS_XAVIER}.get(init, N_SEEDS)
-    own = claim.choose(**counts)
+    own = claim.choose(counts)
     seeds = tuple(claim.seeds(own))
     curve = _curve(seeds, claim.id, claim.device, init)
     if n is None:
@@ -195,7 +157,7 @@ def _curve_mean(curve: np.ndarray) -> np.ndarray:
 def test_xavier_and_small_gaussian_inits_lead_to_very_good_training(claim, init):
     if init == "normal-0.01" and claim.profile == "quick":
         pytest.skip("full profile only: N(0, 0.01)'s typical shortfall from LDA sits at the "
-                    "margin, which no affordable quick seed count decides (notes above N_SEEDS)")
+                    "margin, which no affordable quick seed count decides (docs/claims/initializers.md)")
     seeds, curve = _run(claim, init)
     lda = _lda_accuracy(seeds, claim.id)
     ev = claim.record(ld.paired(curve[-1], lda, margin=-LDA_MARGIN, alternative="greater",

@@ -23,7 +23,7 @@ Method  Per seed one mixture of two 6-D Gaussians (c ~ U[0,1)^{6x6}, cov = c^T c
         run; full profile). Every quick test runs at the source's budget; runs whose tests read
         only the accuracy after 250 steps stop there (their first 250 steps are those of the
         2,500-step run: same init, same batch stream). Seeds: quick 16 at n <= 150 and 8 at
-        n > 150, full 100 (design notes above N_SEEDS).
+        n > 150, full 100 (power calculations on the notes page).
 Test    alpha 0.01 throughout.
         (1) "takes longer": per seed the time to fit = first monitored step with training accuracy
             >= 0.95, never within 2,500 steps = 2,750 (censored); paired Wilcoxon signed-rank,
@@ -48,24 +48,11 @@ Expect  (written before the first run) (1) random slower at n = 150: supported, 
         points; the drop beyond 150 is the budget (2,500 steps x 64 = ~530 epochs at n = 300).
         (Re-design, written before the reported quick run at 16 / 8 seeds: (4) at n = 150
         supported at 16 seeds, n = 300 supported at 8.)
-Outcome (reported seeds: quick 0-15 at n = 150 and 0-7 at n = 300, run once after the re-design;
-        the full profile was run by the first port on its first 30 (or 10) seeds only, with the
-        same full-profile tests, and not re-run here)
-        Quick: (2) supported (true labels ahead in 16/16 seeds, Hodges-Lehmann 0.32). (3) supported
-        (|flipped - true| <= 0.027 in every seed). (4) n = 150 supported (median 0.997; 14 of 16
-        nets >= 0.95, the two others the seeds 5 and 6 seen before, at 0.93 and 0.85); n = 300
-        supported below 0.95 (median 0.72, 8/8 seeds).
-        Full, first 30 seeds: (1) supported (random slower in 17, faster in 9, tied in 4;
-        Hodges-Lehmann 625 steps): "takes longer" holds for the typical seed, not for every one,
-        since where the classes overlap true labels are not fitted to 95% quickly either (in the
-        design block true labels never reached 95% in 6 of 40 seeds). (4) n = 150 supported
-        (median 0.987); n = 200, 250, 300 below 0.95 (medians 0.92, 0.81, 0.72). First 10 seeds:
-        (5) refuted, as expected: after 10,000 steps every net memorised 300 random labels
-        (median 1.0), so the drop beyond ~150 points is the source's budget, not the net's
-        capacity; (6) supported.
 Known artefacts of the source: 3 runs (iters=3), TF init unseeded; the true- and random-label runs
         drew different data; its monitored accuracies are taken after steps 1, 251, ..., 2,251 (ours
         after 250, ..., 2,500), and its capacity panel plots the one after step 2,251.
+
+Design notes and history: docs/claims/random-labels.md
 """
 
 from __future__ import annotations
@@ -83,34 +70,10 @@ pytestmark = pytest.mark.claim(
     source="seed 001 (AtomsOfDeepLearning), experiment 5",
 )
 
-# Quick design, decided on seed blocks disjoint from the reported seeds 0..n-1 (offsets 100000
-# and 300000), never by re-running reported seeds. History: a first design on 10 seeds at offset
-# 100000 chose 8 quick seeds; at n = 150 the 8 reported quick seeds were undecided (2 of 8 nets
-# short of 0.95), after which the n = 150 test was moved to the full profile: a change made after
-# looking, undone here. The design below was re-decided on a new block of 40 seeds at
-# --lowdim-seed-offset 300000 before the reported seeds 0..15 were run (seeds 0..7 at n = 150 had
-# been seen). Power = share of 2,000 resamples (with replacement, of the block's per-seed values)
-# in which the pre-registered test decides at alpha 0.01.
-#  - (4) n = 150, random-label accuracy after 2,500 steps: 36/40 nets >= 0.95 (median 1.0; the 4
-#    others at 0.907-0.947; the first block had 9/10 >= 0.95, lowest 0.947). Power of the Wilcoxon
-#    test of acc - 0.95 > 0: 0.65 at 8 seeds, 0.94 at 12, 0.99 at 16. If the memorising share
-#    were its one-sided 90% lower bound (0.81) instead of 0.90: 0.38 at 8, 0.92 at 16, 0.95 at
-#    18. So 16 seeds (power >= 0.9 in both readings). Not a coin flip, so the statistic stays the
-#    Wilcoxon of acc - 0.95: the share of seeds memorising (exact binomial > 1/2), considered as
-#    an alternative, has less power here (0.79 at 16 seeds, 0.38 at the lower bound), because the
-#    nets that stop short do so by less than the others clear 0.95. Were the shortfalls three
-#    times as deep (to 0.82), the Wilcoxon's power at 16 seeds would be 0.81.
-#  - (4) n = 300: 40/40 nets below 0.95 (median 0.74, highest 0.917): 7 seeds decide it when all
-#    agree (p = 1/128), 8 also with one dissenting seed of the smallest margin; 8 seeds (power
-#    1.00). n in {50, 100, 200, 250}: full profile only (each one more 2,500-step run).
-#  - (2) accuracy after 250 steps, true - random > 0 in 40/40 seeds (median 0.26, smallest 0.06):
-#    power 1.00 from 7 seeds; it runs on the 16 n = 150 seeds at no extra cost but 250 steps.
-#  - (3) control: |flipped - true| after 250 steps <= 0.027 in 40/40 seeds (median 0): TOST within
-#    +-0.05 has power 1.00 from 7 seeds; 16 seeds, 250 steps.
-#  - (1) time to 95% at n = 150: random slower in 23/40 seeds, faster in 16, tied in 1 (true
-#    labels never reached 95% in 6/40, random ones in 4/40; median difference 500 steps; p = 0.001
-#    at all 40). Power 0.27 at 16 seeds, 0.62 at 30, 0.94 at 60, 1.00 at 100: full profile only.
-#  - 10,000 steps at n = 300 (first block): mean accuracy 0.996 (0.955 at 5,000 steps).
+# Seed counts, decided on seed blocks disjoint from the reported seeds 0..n-1, never by
+# re-running reported seeds: 16 give the n = 150 memorisation test power >= 0.9, 8 decide
+# n = 300, and time to fit needs the full profile's 100 (design history and power:
+# docs/claims/random-labels.md).
 N_SEEDS = {"quick": 16, "full": 100}  # n <= 150, and the time-to-fit arms
 N_SEEDS_BEYOND = {"quick": 8, "full": 100}  # n > 150, the 10,000-step run included
 N_MAX = 300
@@ -167,11 +130,11 @@ def accuracy_curve(seeds: tuple[int, ...], device: str, key: str, arm: str, n: i
 
 def _seeds(claim, n: int) -> tuple[int, ...]:
     counts = N_SEEDS if n <= CAPACITY else N_SEEDS_BEYOND
-    return tuple(claim.seeds(claim.choose(quick=counts["quick"], full=counts["full"])))
+    return tuple(claim.seeds(claim.choose(counts)))
 
 
 def _full(claim) -> bool:
-    # Time to fit and the 4x-budget run exist in the full profile only (design notes above).
+    # Time to fit and the 4x-budget run exist in the full profile only (power: the notes page).
     return claim.choose(quick=False, full=True)
 
 
@@ -209,7 +172,7 @@ def time_to_fit(curve: np.ndarray) -> np.ndarray:
 
 def test_random_labels_take_longer_to_fit_than_true_labels(claim):
     if not _full(claim):
-        pytest.skip("time to fit needs the full profile's seeds (design notes above N_SEEDS)")
+        pytest.skip("time to fit needs the full profile's seeds (docs/claims/random-labels.md)")
     t_true, t_random = time_to_fit(_curve(claim, "true", N_TIME)), time_to_fit(
         _curve(claim, "random", N_TIME))
     ev = claim.record(ld.paired(t_random, t_true, alternative="greater", alpha=ALPHA,
@@ -237,7 +200,7 @@ def test_flipped_labels_are_learned_as_fast_as_true_labels(claim):
 @pytest.mark.parametrize("n", N_ALL)
 def test_random_labels_are_memorised_only_up_to_about_150_points_in_2500_steps(claim, n):
     if n not in claim.choose(quick=N_QUICK, full=N_ALL):
-        pytest.skip(f"the quick profile runs n in {N_QUICK} (design notes above N_SEEDS); "
+        pytest.skip(f"the quick profile runs n in {N_QUICK} (docs/claims/random-labels.md); "
                     "--lowdim-profile full runs all n")
     acc = _at(_curve(claim, "random", n), STEPS)  # (S,)
     side = "greater" if n <= CAPACITY else "less"
