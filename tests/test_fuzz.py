@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lowdim as ld
-from lowdim import plugin
 from lowdim.plugin import reliability
+from lowdim.plugin.options import parse_options
 
 FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -301,7 +301,7 @@ def test_options_are_valid_or_a_usage_error_naming_the_option(name, data):
     value = data.draw(OPTION_VALUES[name], label=name)
     option = "--" + name.replace("_", "-")
     try:
-        opts = plugin._core._options(Options(**{name: value}))
+        opts = parse_options(Options(**{name: value}))
     except pytest.UsageError as e:
         assert str(e).startswith(option), e
         return

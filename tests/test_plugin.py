@@ -326,12 +326,12 @@ def test_rows_of_tests_that_never_ran_under_xdist_carry_their_claim_id(pytester)
 def test_files_are_dealt_longest_first_from_the_last_runs_times():
     from types import SimpleNamespace
 
-    from lowdim.plugin._core import _longest_files_first
+    from lowdim.plugin.scheduling import longest_files_first
 
     items = [SimpleNamespace(nodeid=n) for n in (
         "claims/a.py::t1", "claims/a.py::t2", "claims/b.py::t1", "claims/c.py::t1",
         "claims/a.py::t3", "claims/d.py::t1")]
-    order = lambda seconds: [it.nodeid for it in _longest_files_first(items, seconds)]  # noqa: E731
+    order = lambda seconds: [it.nodeid for it in longest_files_first(items, seconds)]  # noqa: E731
     # d.py is new (no time yet): first; then c (30 s), a (20 s), b (5 s); each file's own order
     assert order({"claims/a.py": 20.0, "claims/b.py": 5.0, "claims/c.py": 30.0}) == [
         "claims/d.py::t1", "claims/c.py::t1", "claims/a.py::t1", "claims/a.py::t2",
@@ -346,7 +346,7 @@ def test_files_are_dealt_longest_first_from_the_last_runs_times():
 def test_expected_file_times_merge_the_baseline_and_the_latest_report(tmp_path):
     from types import SimpleNamespace
 
-    from lowdim.plugin._core import _expected_file_seconds
+    from lowdim.plugin.scheduling import expected_file_seconds
     from lowdim.report import SCHEMA_VERSION
 
     def write(path, rows):
@@ -360,14 +360,14 @@ def test_expected_file_times_merge_the_baseline_and_the_latest_report(tmp_path):
     opts = {"lowdim_report_dir": "reports", "lowdim_baseline": "base.json"}
     config = SimpleNamespace(getoption=opts.get,
                              invocation_params=SimpleNamespace(dir=tmp_path))
-    assert _expected_file_seconds(config) == {"claims/a.py": 15.0, "claims/b.py": 3.0,
+    assert expected_file_seconds(config) == {"claims/a.py": 15.0, "claims/b.py": 3.0,
                                               "tests/t.py": 1.0}
     # a run served from the run cache: its rows' cached_s count as what a cold run costs
     report = tmp_path / "reports" / "claims.json"
     data = json.loads(report.read_text())
     data["rows"][0].update(duration_s=0.1, cached_s=8.9)
     report.write_text(json.dumps(data))
-    assert _expected_file_seconds(config)["claims/b.py"] == 9.0
+    assert expected_file_seconds(config)["claims/b.py"] == 9.0
     opts["lowdim_baseline"] = None
     (tmp_path / "reports" / "claims.json").write_text("not json")  # unreadable: no times
-    assert _expected_file_seconds(config) == {}
+    assert expected_file_seconds(config) == {}

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import lowdim as ld
+from lowdim.plugin import journal as jnl
 from lowdim.plugin import reliability as rel
 from lowdim.report import load_report, table_rows
 
@@ -115,7 +116,7 @@ def test_a_crash_without_xdist_keeps_the_completed_rows_for_the_next_run(pyteste
     out = pytester.path / "out"
     assert not (out / "claims.json").exists()
     (journal,) = out.glob(".claims.journal.*.jsonl")
-    header, rows = rel.load_journal(journal)
+    header, rows = jnl.load_journal(journal)
     assert header["lowdim_journal"] == 1
     assert [(r["test"], r["outcome"]) for r in rows] == [
         (f"test_steps.py::test_step[{i}]", "passed") for i in range(3)]
@@ -124,7 +125,7 @@ def test_a_crash_without_xdist_keeps_the_completed_rows_for_the_next_run(pyteste
     result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=8)
     (kept,) = out.glob("claims.crashed-*.jsonl")
-    assert rel.load_journal(kept)[1] == rows
+    assert jnl.load_journal(kept)[1] == rows
     assert not journal.exists() and not list(out.glob(".claims.journal*"))
     result.stdout.fnmatch_lines([
         "lowdim: the previous run * ended without writing its report; its 3 completed row(s) "
@@ -136,14 +137,14 @@ def test_the_journal_of_a_run_still_going_is_left_alone(tmp_path):
     try:
         journal = tmp_path / f".claims.journal.{live.pid}.jsonl"
         journal.write_text('{"lowdim_journal": 1}\n{"test": "t.py::a", "outcome": "passed"}\n')
-        assert rel.recover_journals(tmp_path) == [] and journal.exists()
+        assert jnl.recover_journals(tmp_path) == [] and journal.exists()
     finally:
         live.kill()
         live.wait()
-    (note,) = rel.recover_journals(tmp_path)
+    (note,) = jnl.recover_journals(tmp_path)
     assert "1 completed row(s)" in note and not journal.exists()
     (kept,) = tmp_path.glob("claims.crashed-*.jsonl")
-    assert rel.load_journal(kept)[1] == [{"test": "t.py::a", "outcome": "passed"}]
+    assert jnl.load_journal(kept)[1] == [{"test": "t.py::a", "outcome": "passed"}]
 
 
 TIMEOUT_FILE = '''

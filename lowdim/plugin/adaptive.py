@@ -12,14 +12,15 @@ values of the full run, and the scan over them is one valid sequential test:
 
 Inside a look the scan may stop at any multiple of BATCH seeds (valid for any stopping rule), so
 Evidence.n can be below the seeds trained. How it works: `Claim.record` calls `convert`, which
-either returns the Evidence to store or raises _NeedMoreSeeds; the plugin's pytest_pyfunc_call
-wrapper catches that and calls the test function again (`rerun`) with the next look. No
+either returns the Evidence to store or raises NeedMoreSeeds; the plugin's pytest_pyfunc_call
+wrapper (hooks.py) catches that and calls the test function again (`rerun`) with the next look. No
 randomness is added: the same seeds in the same order give the same looks and the same verdict.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ BATCH = 8  # the scan may stop after every BATCH seeds
 FIXED_MODE = "fixed (no sequential rule)"
 
 
-class _NeedMoreSeeds(BaseException):
+class NeedMoreSeeds(BaseException):
     """Raised by Claim.record when the current look does not decide: the test runs again with
     more seeds. A BaseException, so a test's own `except Exception` cannot swallow it."""
 
@@ -43,8 +44,8 @@ class _NeedMoreSeeds(BaseException):
 class Adaptive:
     """One test item's looks: the current look index and the seed counts its test asked for."""
 
-    def __init__(self, claim) -> None:
-        self.claim = claim  # the plugin's Claim of this item (reset between looks)
+    def __init__(self, restart: Callable[[], None]) -> None:
+        self.restart = restart  # resets the item's Claim fixture for the next look
         self.look = 0  # index k of the current look
         self.looks = 1  # looks run so far, this one included
         self.budgets: set[int] = set()  # the fixed counts asked for (after --lowdim-seeds)
@@ -73,7 +74,7 @@ class Adaptive:
         self.budgets.clear()
 
     def convert(self, ev: Evidence) -> Evidence:
-        """The Evidence to record at this look, or _NeedMoreSeeds to train more seeds first."""
+        """The Evidence to record at this look, or NeedMoreSeeds to train more seeds first."""
         if not self.budgets:  # the test asked for no seeds: nothing to adapt
             return ev
         full = self.at_full_budget()
@@ -81,10 +82,10 @@ class Adaptive:
         info = {"seeds_trained": self.trained, "budget": self.budget, "looks": self.looks}
         if seq is None:
             if not full:
-                raise _NeedMoreSeeds(full=True)
+                raise NeedMoreSeeds(full=True)
             return _with_details(ev, {"mode": FIXED_MODE, "seeds_used": ev.n, **info})
         if seq.verdict is Verdict.INCONCLUSIVE and not full:
-            raise _NeedMoreSeeds()
+            raise NeedMoreSeeds()
         kept = {k: ev.details[k] for k in ("nonfinite", "n_nonfinite") if k in ev.details}
         return _with_details(dataclasses.replace(seq, details={**seq.details, **kept}), {
             "mode": "sequential", "seeds_used": seq.n, **info, "fixed_evidence": repr(ev)})
@@ -127,9 +128,9 @@ def _signs_match(d: np.ndarray, details: dict) -> bool:
             == (details.get("n_pos"), details.get("n_neg"), details.get("n_tied")))
 
 
-def rerun(item: pytest.Function, more: _NeedMoreSeeds) -> bool:
+def rerun(item: pytest.Function, more: NeedMoreSeeds) -> bool:
     """Call the test function again, one look further each time, until its record() stops
-    raising _NeedMoreSeeds (as pytest's own pytest_pyfunc_call calls it: funcargs by argname).
+    raising NeedMoreSeeds (as pytest's own pytest_pyfunc_call calls it: funcargs by argname).
     Fixtures are not set up again: the same Claim serves every look."""
     state: Adaptive = item.stash[STATE_KEY]
     testargs = {arg: item.funcargs[arg] for arg in item._fixtureinfo.argnames}
@@ -137,11 +138,10 @@ def rerun(item: pytest.Function, more: _NeedMoreSeeds) -> bool:
     while True:  # test's own record_property() of an undecided look must not stay behind
         item.user_properties[:] = props
         state.next_look(more.full)
-        state.claim._recorded = False
-        state.claim._seed_counts.clear()
+        state.restart()
         try:
             item.obj(**testargs)
-        except _NeedMoreSeeds as e:
+        except NeedMoreSeeds as e:
             more = e
             continue
         return True
@@ -150,11 +150,12 @@ def rerun(item: pytest.Function, more: _NeedMoreSeeds) -> bool:
 STATE_KEY = pytest.StashKey[Adaptive]()
 
 
-def attach(claim, item: pytest.Item) -> Adaptive:
-    """The item's adaptive state, created with its Claim fixture (one Claim per test item)."""
-    state = Adaptive(claim)
+def attach(item: pytest.Item, *, restart: Callable[[], None]) -> Adaptive:
+    """The item's adaptive state, created with its Claim fixture (one Claim per test item);
+    `restart` makes that Claim ready to record again (a look that did not decide)."""
+    state = Adaptive(restart)
     item.stash[STATE_KEY] = state
     return state
 
 
-__all__ = ["BATCH", "FIRST", "Adaptive", "attach", "rerun", "sequential_evidence"]
+__all__ = ["BATCH", "FIRST", "Adaptive", "NeedMoreSeeds", "attach", "rerun", "sequential_evidence"]

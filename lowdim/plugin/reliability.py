@@ -1,16 +1,14 @@
-"""Run reliability: per-test time limits, SIGTERM as an interrupt, a crashed run's journal, row
-accounting, and deterministic torch kernels in claim tests.
+"""Run reliability: per-test time limits, deterministic torch kernels in claim tests, SIGTERM as
+an interrupt, and the accounting that every test that ran has its row.
 
-The plugin (lowdim/plugin.py) registers one `Reliability` object in every process (controller
-and xdist workers): the time limit and the deterministic mode act where tests run, the SIGTERM
-handler and the accounting act on the controller, which alone writes the report.
+The time limit and the deterministic mode act where tests run (every process); SIGTERM and the
+accounting act on the controller, which alone writes the report. The hooks that call these live
+in hooks.py; their state lives in the run's session (session.py).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import faulthandler
-import json
 import math
 import os
 import signal
@@ -18,14 +16,11 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 PROP_TIMEOUT = "lowdim_timeout"  # user property of a report whose phase ran out of time
 HARD_GRACE_S = 10.0  # after the soft limit, how long C code may run before the process exits
-JOURNAL_FORMAT = 1
-STATE_KEY = pytest.StashKey["Reliability"]()
 
 
 class ClaimTimeout(BaseException):
@@ -44,98 +39,23 @@ def check_timeout(value, field: str) -> float | None:
     return float(value)
 
 
-# ------------------------------------------------------------------------------------------
-# the journal of a run that did not finish
-
-
-def journal_header(config: pytest.Config) -> str:
-    """First line of a run's journal: enough to tell which run left it behind."""
-    head = {"lowdim_journal": JOURNAL_FORMAT, "pid": os.getpid(),
-            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "args": [str(a) for a in config.invocation_params.args]}
-    return json.dumps(head, sort_keys=True) + "\n"
-
-
-def load_journal(path: str | os.PathLike) -> tuple[dict, list[dict]]:
-    """(header, rows) of a journal: JSON lines, nothing unpickled or executed. A last line cut
-    short by the crash is skipped."""
-    header: dict = {}
-    rows: list[dict] = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(obj, dict) and "lowdim_journal" in obj:
-                header = obj
-            elif isinstance(obj, dict) and isinstance(obj.get("test"), str):
-                rows.append(obj)
-    return header, rows
-
-
-def journal_path(report_dir: Path) -> Path:
-    """This run's journal: one per process, so that runs sharing a report folder at the same
-    time never write into (or recover) each other's journal."""
-    return report_dir / f".claims.journal.{os.getpid()}.jsonl"
-
-
-def _alive(pid) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def recover_journals(report_dir: Path) -> list[str]:
-    """Journals left in report_dir by runs whose process is gone (killed, out of memory,
-    os._exit) before writing their report: keep their completed rows (see `recover_journal`).
-    Journals of runs still alive are left alone. Returns the lines to show."""
-    notes = []
-    for journal in sorted(report_dir.glob(".claims.journal*.jsonl")):
-        note = recover_journal(journal)
-        if note:
-            notes.append(note)
-    return notes
-
-
-def recover_journal(journal: Path) -> str | None:
-    """A journal on disk whose run is gone means that run ended without writing its report.
-    Keep its completed rows: move the file to claims.crashed-<start time>.jsonl beside it and
-    return a line saying so (None: nothing to keep, or its run is still going)."""
-    pid = journal.name.split(".")[-2]  # .claims.journal.<pid>.jsonl
-    if not journal.exists() or (pid.isdigit() and _alive(int(pid))):
+def timeout_of(item: pytest.Item) -> float | None:
+    """The item's own limit, pytest.mark.claim(..., timeout=SECONDS); a pytest.UsageError for a
+    bad one."""
+    m = item.get_closest_marker("claim")
+    if m is None or "timeout" not in m.kwargs:
         return None
     try:
-        header, rows = load_journal(journal)
-    except OSError:
-        return None
-    if not rows:
-        journal.unlink(missing_ok=True)
-        return None
-    stamp = header.get("started") or _dt.datetime.fromtimestamp(
-        journal.stat().st_mtime, _dt.timezone.utc).isoformat(timespec="seconds")
-    stamp = stamp.replace("-", "").replace(":", "").replace("+0000", "Z")
-    target = journal.with_name(f"claims.crashed-{stamp}.jsonl")
-    n = 1
-    while target.exists():
-        n += 1
-        target = journal.with_name(f"claims.crashed-{stamp}-{n}.jsonl")
-    os.replace(journal, target)
-    started = f" (started {header['started']})" if header.get("started") else ""
-    return (f"lowdim: the previous run{started} ended without writing its report; its "
-            f"{len(rows)} completed row(s) are kept in {target} (JSON lines, one row each)")
+        return check_timeout(m.kwargs["timeout"], f"{item.nodeid}: pytest.mark.claim(timeout=)")
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
-# ------------------------------------------------------------------------------------------
-# accounting: every test that ran has its row
+def prepare_device(device: str) -> None:
+    """cuBLAS is deterministic only with a fixed workspace, set before CUDA starts (xdist
+    workers inherit the environment)."""
+    if device != "cpu":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 def account(rows: dict[str, dict], started: set[str], *, stopped_early: bool
@@ -169,121 +89,15 @@ def stopped_early(session: pytest.Session, exitstatus) -> bool:
     )
 
 
-# ------------------------------------------------------------------------------------------
-# xdist: a crashed worker's test is reported once, and the rest of its file still runs
+class Accounting:
+    """The tests that started (the controller hears every worker's logstart) and the lines the
+    terminal shows about the run's rows."""
 
-
-class _CrashSafe:
-    """remove_node of xdist's loadscope/loadfile scheduling (xdist 3.8), less two faults that
-    hit a claims run: the test a worker died on went back on the queue and crashed every
-    replacement worker until --max-worker-restart was spent, leaving the rest of its file
-    never run (pytest-xdist PR #1371); and work units the dead worker had finished were queued
-    again as empty units, which can hang the run's end (pytest-xdist #1378)."""
-
-    def remove_node(self, node):
-        workload = self.assigned_work.pop(node)
-        if not self._pending_of(workload):
-            return None
-        crashitem = next(nodeid for unit in workload.values()
-                         for nodeid, done in unit.items() if not done)
-        for scope, unit in workload.items():
-            if crashitem in unit:
-                unit[crashitem] = True  # reported as crashed by xdist: never run it again
-            if not all(unit.values()):  # only units with tests still to run go back
-                self.workqueue[scope] = unit
-        for other in self.assigned_work:
-            self._reschedule(other)
-        return crashitem
-
-
-def crash_safe_scheduler(config: pytest.Config, log):
-    """The scheduler for --dist loadfile / loadscope (loadfile is the plugin's default), or
-    None to leave the choice to xdist."""
-    dist = config.getvalue("dist")
-    if dist not in ("loadfile", "loadscope"):
-        return None
-    try:
-        from xdist.scheduler import LoadFileScheduling, LoadScopeScheduling
-    except ImportError:  # pragma: no cover
-        return None
-    base = LoadFileScheduling if dist == "loadfile" else LoadScopeScheduling
-    if not all(hasattr(base, a) for a in ("remove_node", "_pending_of", "_reschedule")):
-        return None  # an xdist whose scheduler has changed: use it as it is
-    return type(f"CrashSafe{base.__name__}", (_CrashSafe, base), {})(config, log)
-
-
-# ------------------------------------------------------------------------------------------
-# the per-process plugin object
-
-
-def _timeout_of(item: pytest.Item) -> float | None:
-    m = item.get_closest_marker("claim")
-    if m is None or "timeout" not in m.kwargs:
-        return None
-    try:
-        return check_timeout(m.kwargs["timeout"], f"{item.nodeid}: pytest.mark.claim(timeout=)")
-    except ValueError as e:
-        raise pytest.UsageError(str(e)) from None
-
-
-def _on_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-class Reliability:
-    """Time limits and deterministic kernels around each test's phases; SIGTERM and the
-    accounting on the controller."""
-
-    def __init__(self, config: pytest.Config, timeout: float | None):
-        self.config = config
-        self.timeout = timeout
+    def __init__(self) -> None:
         self.started: set[str] = set()
-        self.messages: list[str] = []  # shown in the terminal summary (and the header)
-        self.errors: list[str] = []
-        self._deadline = pytest.StashKey[float]()
-        self._old_sigterm = None
-        # pytest's own faulthandler_timeout uses the same single faulthandler timer
-        self._hard = not float(config.getini("faulthandler_timeout") or 0)
-        self._stderr = None  # the terminal's stderr (fd 2 is captured while tests run)
-        if self._hard:
-            try:
-                self._stderr = os.dup(sys.__stderr__.fileno())
-            except (AttributeError, ValueError, OSError):
-                self._hard = False
+        self.messages: list[str] = []  # shown in the header and the terminal summary
+        self.errors: list[str] = []  # shown in the terminal summary, in red
 
-    # -- SIGTERM (controller) ----------------------------------------------------------------
-    def install_sigterm(self) -> None:
-        """First SIGTERM: a KeyboardInterrupt, so pytest ends the session and the report of the
-        tests so far is written (atomically); a second SIGTERM kills at once (the files on disk
-        are then the previous complete ones)."""
-        if not _on_main_thread() or not hasattr(signal, "SIGTERM"):
-            return
-
-        def on_term(signum, frame):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            raise KeyboardInterrupt("SIGTERM")
-
-        self._old_sigterm = signal.signal(signal.SIGTERM, on_term)
-
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self._stderr is not None:
-            os.close(self._stderr)
-            self._stderr = None
-        if self._old_sigterm is not None and _on_main_thread():
-            signal.signal(signal.SIGTERM, self._old_sigterm)
-            self._old_sigterm = None
-
-    def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        return list(self.messages)
-
-    @pytest.hookimpl(optionalhook=True, tryfirst=True)
-    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
-        return crash_safe_scheduler(config, log)
-
-    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
-        self.started.add(nodeid)  # under xdist the controller hears every worker's logstart
-
-    # -- accounting (controller) --------------------------------------------------------------
     def check(self, session: pytest.Session, rows: dict[str, dict], exitstatus) -> None:
         """Run at sessionfinish before the report is written: a lost report fails the session."""
         errors, warnings = account(rows, self.started,
@@ -294,32 +108,80 @@ class Reliability:
                                              pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def summary(self, terminalreporter) -> None:
         for line in self.errors:
             terminalreporter.write_line(line, red=True, bold=True)
         for line in self.messages:
             terminalreporter.write_line(line, yellow=True)
 
-    # -- time limit and deterministic kernels (where tests run) ------------------------------
-    def pytest_collection_modifyitems(self, items) -> None:
-        for item in items:  # a bad marker timeout is a usage error before anything runs
-            _timeout_of(item)
 
-    def _limit(self, item: pytest.Item) -> float | None:
-        marked = _timeout_of(item)
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+class Sigterm:
+    """First SIGTERM: a KeyboardInterrupt, so pytest ends the session and the report of the
+    tests so far is written (atomically); a second SIGTERM kills at once (the files on disk are
+    then the previous complete ones). `restore` puts the previous handler back."""
+
+    def __init__(self) -> None:
+        self._old = None
+
+    def install(self) -> None:
+        if not _on_main_thread() or not hasattr(signal, "SIGTERM"):
+            return
+
+        def on_term(signum, frame):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            raise KeyboardInterrupt("SIGTERM")
+
+        self._old = signal.signal(signal.SIGTERM, on_term)
+
+    def restore(self) -> None:
+        if self._old is not None and _on_main_thread():
+            signal.signal(signal.SIGTERM, self._old)
+            self._old = None
+
+
+class TimeLimits:
+    """Each test's time limit (its marker's, else --lowdim-timeout) around its phases: setup
+    and call share one budget, teardown gets the whole limit again. Past it, ClaimTimeout in
+    the main thread (SIGALRM); code stuck in C is ended HARD_GRACE_S later by faulthandler,
+    which dumps every thread's stack to the terminal's stderr and exits the process."""
+
+    def __init__(self, config: pytest.Config, timeout: float | None):
+        self.timeout = timeout
+        self._deadline = pytest.StashKey[float]()
+        # pytest's own faulthandler_timeout uses the same single faulthandler timer
+        hard = not float(config.getini("faulthandler_timeout") or 0)
+        self._stderr = None  # the terminal's stderr (fd 2 is captured while tests run)
+        if hard:
+            try:
+                self._stderr = os.dup(sys.__stderr__.fileno())
+            except (AttributeError, ValueError, OSError):
+                self._stderr = None
+
+    def close(self) -> None:
+        if self._stderr is not None:
+            os.close(self._stderr)
+            self._stderr = None
+
+    def limit(self, item: pytest.Item) -> float | None:
+        marked = timeout_of(item)
         return marked if marked is not None else self.timeout
 
     @contextmanager
-    def _phase(self, item: pytest.Item, when: str):
-        limit = self._limit(item)
+    def phase(self, item: pytest.Item, when: str):
+        """One phase of a test (setup, call, teardown): its time limit, and deterministic
+        kernels where the test is a claim's."""
+        limit = self.limit(item)
         claim = item.get_closest_marker("claim") is not None
-        with _deterministic(claim):
+        with deterministic(claim):
             if limit is None:
                 yield
                 return
             if when == "setup" or self._deadline not in item.stash:
                 item.stash[self._deadline] = time.monotonic() + limit
-            # setup and call share the test's budget; teardown gets the whole limit again
             left = limit if when == "teardown" else item.stash[self._deadline] - time.monotonic()
             with _alarm(max(left, 1e-3), hard=self._stderr,
                         message=f"{item.nodeid} ran past its time limit of {limit:g} s (in "
@@ -327,35 +189,19 @@ class Reliability:
                                 f"pytest.mark.claim(..., timeout=SECONDS)"):
                 yield
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item):
-        with self._phase(item, "setup"):
-            return (yield)
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_call(self, item):
-        with self._phase(item, "call"):
-            return (yield)
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item, nextitem):
-        with self._phase(item, "teardown"):
-            return (yield)
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(self, item, call):
-        rep = yield
+    def mark_report(self, item: pytest.Item, call: pytest.CallInfo, rep: pytest.TestReport
+                    ) -> None:
+        """A phase that ran out of time fails its report, even where the test is marked xfail,
+        and names the limit (the row's outcome becomes 'timeout')."""
         if call.excinfo is not None and call.excinfo.errisinstance(ClaimTimeout):
-            # a timeout is a failure even where the test is marked xfail
             rep.outcome = "failed"
             if hasattr(rep, "wasxfail"):
                 del rep.wasxfail
-            rep.user_properties.append((PROP_TIMEOUT, self._limit(item)))
-        return rep
+            rep.user_properties.append((PROP_TIMEOUT, self.limit(item)))
 
 
 @contextmanager
-def _deterministic(on: bool):
+def deterministic(on: bool):
     """torch.use_deterministic_algorithms for a claim test's phases (warn_only: an op with no
     deterministic kernel warns rather than fails); the previous mode is restored after."""
     import torch
@@ -410,16 +256,3 @@ def _alarm(seconds: float, *, hard: int | None, message: str):
         if soft:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-
-
-def configure(config: pytest.Config, timeout: float | None, *, device: str,
-              controller: bool) -> Reliability:
-    """Register the reliability hooks in this process (called from the plugin's configure)."""
-    if device != "cpu":  # cuBLAS is deterministic only with a fixed workspace (set before CUDA
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # starts; workers inherit)
-    rel = Reliability(config, timeout)
-    config.stash[STATE_KEY] = rel
-    config.pluginmanager.register(rel, "lowdim-reliability")
-    if controller:
-        rel.install_sigterm()
-    return rel

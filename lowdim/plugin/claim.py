@@ -1,0 +1,142 @@
+"""The claim marker's information and the `claim` fixture: what a claim test sees of the run.
+
+A test records its Evidence with `claim.record(...)`; the fixture puts it into the item's
+`user_properties` as JSON text (plain values: xdist ships them to the controller inside every
+test report, and junit XML shows them), where the session (session.py) turns it into a row.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+
+from ..regress import junit_properties, method_hash
+from ..report.curves import pack_curves
+from ..stats import Evidence, plain
+from . import adaptive
+from .options import Options
+
+PROP_CLAIM = "lowdim_claim"  # (id, statement, source, doc) attached at collection
+PROP_EVIDENCE = "lowdim_evidence"  # what the `claim` fixture recorded
+
+
+def claim_info(item: pytest.Item) -> dict | None:
+    """{id, statement, source, doc} of the item's claim marker, None without one; a
+    pytest.UsageError for a marker without one claim id string."""
+    m = item.get_closest_marker("claim")
+    if m is None:
+        return None
+    if len(m.args) != 1 or not isinstance(m.args[0], str) or not m.args[0]:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.claim needs one claim id string, e.g. "
+            f"pytest.mark.claim('bias-free-ray', statement=..., source=...); got args {m.args!r}")
+    module = getattr(item, "module", None)  # its docstring is the claim's method (claims.html)
+    return {
+        "id": m.args[0],
+        "statement": str(m.kwargs.get("statement", "")),
+        "source": str(m.kwargs.get("source", "")),
+        "doc": (inspect.getdoc(module) or "") if module is not None else "",
+    }
+
+
+def attach_claim_info(items: list[pytest.Item]) -> dict[str, dict]:
+    """Attach each item's claim marker to the item at collection, so every report of it (setup
+    included, which reaches the controller before the test body runs) carries the claim id,
+    even if its worker crashes. Returns {nodeid: info} of the items with a marker."""
+    claims = {}
+    for item in items:
+        info = claim_info(item)
+        if info is not None:
+            item.user_properties.append((PROP_CLAIM, json.dumps(info, sort_keys=True)))
+            claims[item.nodeid] = info
+    return claims
+
+
+class Claim:
+    """The `claim` fixture: seeds, device and profile for this run; `record` the evidence."""
+
+    def __init__(self, item: pytest.Item, opts: Options):
+        self._item = item
+        self._opts = opts
+        info = claim_info(item) or {"id": "", "statement": "", "source": ""}
+        self.id: str = info["id"] or item.module.__name__.rsplit(".", 1)[-1]
+        self.statement: str = info["statement"]
+        self.source: str = info["source"]
+        self._recorded = False
+        self._seed_counts: set[int] = set()  # what seeds() handed out: part of the method hash
+        # --lowdim-adaptive: seeds() hands out the current look's prefix, record() converts
+        self._adaptive = (adaptive.attach(item, restart=self._restart) if opts.adaptive
+                          else None)
+
+    def _restart(self) -> None:
+        # a new look of --lowdim-adaptive runs the test function again on this same fixture
+        self._recorded = False
+        self._seed_counts.clear()
+
+    @property
+    def device(self) -> str:
+        from ..engine.train import resolve_device
+
+        return str(resolve_device(self._opts.device))
+
+    @property
+    def profile(self) -> str:
+        return self._opts.profile
+
+    def choose(self, by_profile=None, /, *, quick=None, full=None):
+        """The value for the active profile: claim.choose({"quick": 8, "full": 32}) (a claim
+        file's N_SEEDS-style dict) or claim.choose(quick=8, full=32)."""
+        if by_profile is not None:
+            if quick is not None or full is not None:
+                raise TypeError("claim.choose: pass a {quick, full} dict or quick=/full=, not both")
+            if not isinstance(by_profile, dict) or set(by_profile) != {"quick", "full"}:
+                raise ValueError(f"claim.choose: got {by_profile!r}; need a dict with exactly "
+                                 "the keys 'quick' and 'full'")
+            quick, full = by_profile["quick"], by_profile["full"]
+        return full if self._opts.profile == "full" else quick
+
+    def seeds(self, n: int) -> list[int]:
+        """The claim's seeds: n of them (or --lowdim-seeds), starting at --lowdim-seed-offset."""
+        if int(n) < 1:
+            raise ValueError(f"n: got {n}; a claim needs at least one seed")
+        count = self._opts.seeds if self._opts.seeds is not None else int(n)
+        self._seed_counts.add(count)  # the budget (the method), also under --lowdim-adaptive
+        if self._adaptive is not None:
+            count = self._adaptive.prefix(count)
+        return list(range(self._opts.seed_offset, self._opts.seed_offset + count))
+
+    def record(self, evidence: Evidence, *, curves: dict[str, dict] | None = None,
+               **conditions) -> Evidence:
+        """Attach the evidence (and the condition parameters) to this test's report row.
+        Call it before asserting, so a failing claim still lands in the report.
+        curves: optional histories over training steps for the report's figure,
+        {name: {"x": (R,) steps, "y": (S, R) per seed, "ylabel": ...}}
+        (lowdim.report.curves.pack_curves)."""
+        if not isinstance(evidence, Evidence):
+            raise TypeError(f"evidence: got {type(evidence).__name__}; pass a lowdim Evidence")
+        packed = pack_curves(curves) if curves is not None else None
+        if self._adaptive is not None and not self._recorded:
+            evidence = self._adaptive.convert(evidence)  # or NeedMoreSeeds: the next look
+        if self._recorded:
+            raise RuntimeError(f"{self._item.nodeid}: record() was called twice; one Evidence "
+                               "per test (parametrize to record several)")
+        self._recorded = True
+        params = dict(getattr(getattr(self._item, "callspec", None), "params", {}) or {})
+        params.update(conditions)
+        payload = {"evidence": evidence.to_dict(), "conditions": plain(params)}
+        k = self._opts.seed_offset
+        trained = (self._adaptive.trained if self._adaptive is not None
+                   else max(self._seed_counts, default=0))
+        payload["seeds"] = [k, k + trained - 1] if trained else None
+        payload["method_hash"] = method_hash(
+            module_path=getattr(self._item.module, "__file__", None),
+            test=getattr(self._item, "originalname", None) or self._item.name,
+            evidence=payload["evidence"], conditions=payload["conditions"],
+            profile=self._opts.profile, seed_counts=self._seed_counts)
+        if packed:
+            payload["curves"] = packed
+        self._item.user_properties.append((PROP_EVIDENCE, json.dumps(payload, sort_keys=True)))
+        self._item.user_properties.extend(junit_properties(payload))
+        return evidence

@@ -1,0 +1,126 @@
+"""The journal of a run: each finished row on disk as it finishes, so a run that dies keeps them.
+
+The controller writes `.claims.journal.<pid>.jsonl` into the report folder: a header line, then
+one JSON line per finished test. A run that writes its report deletes its journal; a journal
+whose process is gone therefore belongs to a run that died (killed, out of memory, os._exit),
+and the next run moves it to `claims.crashed-<start time>.jsonl` and says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+JOURNAL_FORMAT = 1
+
+
+def journal_header(args: list) -> str:
+    """First line of a run's journal: enough to tell which run left it behind."""
+    head = {"lowdim_journal": JOURNAL_FORMAT, "pid": os.getpid(),
+            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "args": [str(a) for a in args]}
+    return json.dumps(head, sort_keys=True) + "\n"
+
+
+def load_journal(path: str | os.PathLike) -> tuple[dict, list[dict]]:
+    """(header, rows) of a journal: JSON lines, nothing unpickled or executed. A last line cut
+    short by the crash is skipped."""
+    header: dict = {}
+    rows: list[dict] = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and "lowdim_journal" in obj:
+                header = obj
+            elif isinstance(obj, dict) and isinstance(obj.get("test"), str):
+                rows.append(obj)
+    return header, rows
+
+
+def journal_path(report_dir: Path) -> Path:
+    """This run's journal: one per process, so that runs sharing a report folder at the same
+    time never write into (or recover) each other's journal."""
+    return report_dir / f".claims.journal.{os.getpid()}.jsonl"
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def recover_journals(report_dir: Path) -> list[str]:
+    """Journals left in report_dir by runs whose process is gone (killed, out of memory,
+    os._exit) before writing their report: keep their completed rows (see `recover_journal`).
+    Journals of runs still alive are left alone. Returns the lines to show."""
+    notes = []
+    for journal in sorted(report_dir.glob(".claims.journal*.jsonl")):
+        note = recover_journal(journal)
+        if note:
+            notes.append(note)
+    return notes
+
+
+def recover_journal(journal: Path) -> str | None:
+    """A journal on disk whose run is gone means that run ended without writing its report.
+    Keep its completed rows: move the file to claims.crashed-<start time>.jsonl beside it and
+    return a line saying so (None: nothing to keep, or its run is still going)."""
+    pid = journal.name.split(".")[-2]  # .claims.journal.<pid>.jsonl
+    if not journal.exists() or (pid.isdigit() and _alive(int(pid))):
+        return None
+    try:
+        header, rows = load_journal(journal)
+    except OSError:
+        return None
+    if not rows:
+        journal.unlink(missing_ok=True)
+        return None
+    stamp = header.get("started") or _dt.datetime.fromtimestamp(
+        journal.stat().st_mtime, _dt.timezone.utc).isoformat(timespec="seconds")
+    stamp = stamp.replace("-", "").replace(":", "").replace("+0000", "Z")
+    target = journal.with_name(f"claims.crashed-{stamp}.jsonl")
+    n = 1
+    while target.exists():
+        n += 1
+        target = journal.with_name(f"claims.crashed-{stamp}-{n}.jsonl")
+    os.replace(journal, target)
+    started = f" (started {header['started']})" if header.get("started") else ""
+    return (f"lowdim: the previous run{started} ended without writing its report; its "
+            f"{len(rows)} completed row(s) are kept in {target} (JSON lines, one row each)")
+
+
+class Journal:
+    """This run's journal in `report_dir` (the controller's, with report files on)."""
+
+    def __init__(self, report_dir: Path):
+        self.path = journal_path(report_dir)
+
+    def start(self, args: list) -> list[str]:
+        """Recover the journals of runs that died (their lines to show are returned), then
+        begin this run's with its header. OSError when the folder is not writable."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        notes = recover_journals(self.path.parent)
+        self.path.write_text(journal_header(args), encoding="utf-8")
+        return notes
+
+    def append(self, row: dict) -> None:
+        """One finished row, one line: a crash of the whole run still leaves it on disk."""
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+
+    def discard(self) -> None:
+        """The run wrote its report (or only collected): its rows need no keeping."""
+        self.path.unlink(missing_ok=True)
