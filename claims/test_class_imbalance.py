@@ -40,17 +40,13 @@ Expect  (written before the first run) accuracy falls with r (at r = 100 the min
         coordinates that grows with r (the training min/max come mostly from the majority), so
         the notebook's scaling should lose more accuracy than the leak-free one.
         Control: exactly equal.
-Outcome (quick, reported seeds 0-7) as expected for the two statements and the control: mean
-        test accuracy 0.88 / 0.73 / 0.54 at r = 1 / 10 / 100 (separate scaling; 0.89 / 0.75 /
-        0.54 leak-free), trend supported under both scalings; resampling at r = 100 helped on 8
-        of 8 seeds under both (pseudo-median +0.22 separate, +0.35 leak-free). Not as expected:
-        the notebook's separate scaling did not lose more accuracy than the leak-free one
-        without resampling (equal at r = 100); it is the resampled nets that gain less under it.
 Known artefacts of the source: each ratio and run drew a new data set (the resampled arm reused
         the covariances, not the points); 5 unseeded runs; the test set was min-max scaled on its
         own, which uses the test data's range (a leak, and a shift relative to the training
         scaling that depends on the imbalance); the class_ratio split's rounding is not
         documented in the notebook (here 1200 // (r + 1) minority points).
+
+Design notes and history: docs/claims/class-imbalance.md
 """
 
 from __future__ import annotations
@@ -68,15 +64,9 @@ pytestmark = pytest.mark.claim(
     source="seed 001, experiment 4 (figure, no number)",
 )
 
-# Power, from the design block (12 seeds at --lowdim-seed-offset 100000, quick ratios): mean
-# test accuracy 0.85 / 0.66 / 0.56 at r = 1 / 10 / 100 (separate scaling), mean per-seed
-# Spearman rho 0.88 (separate) and 0.94 (train scaling), Page's L p = 2e-5 / 1e-6; resampling at
-# r = 100 helped on 12 of 12 seeds in both scalings (smallest gain +0.013 / +0.11, pseudo-median
-# +0.17 / +0.31). At 8 seeds an all-positive signed-rank pattern gives p = 1/256 = 0.004 and a
-# rho of ~0.9 over 3 ratios gives Page's p ~ 1e-4, so 8 seeds decide both at alpha 0.01; 8 is
-# also the fewest at which the control's TOST can pass (p = 1/2^n). At r = 10 resampling helped
-# on 9 of 12 (2 ties, 1 loss): too few seeds to decide it in quick, so quick tests resampling at
-# r = 100 only. Each quick seed costs 5 trainings of 1,200-2,289 points x 500 steps.
+# 8 quick seeds decide the trend and resampling at r = 100 at alpha 0.01, and 8 is the fewest at
+# which the control's TOST can pass (p = 1/2^n); resampling at r = 10 is too close to decide in
+# quick (power on a design block: docs/claims/class-imbalance.md).
 N_SEEDS = {"quick": 8, "full": 60}
 RATIOS = {"quick": (1, 10, 100), "full": (1, 2, 5, 10, 20, 50, 100)}
 RESAMPLED = {"quick": (100,), "full": (10, 20, 50, 100)}  # "large r": resampling tested here
@@ -133,7 +123,7 @@ def _run(seeds: tuple[int, ...], key: str, device: str, ratio: int, resample: bo
 
 
 def _seeds(claim) -> tuple[int, ...]:
-    return tuple(claim.seeds(claim.choose(quick=N_SEEDS["quick"], full=N_SEEDS["full"])))
+    return tuple(claim.seeds(claim.choose(N_SEEDS)))
 
 
 def _acc(claim, ratio: int, resample: bool, scaling: str) -> np.ndarray:
