@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lowdim import regress
-from lowdim.report import schema
+from lowdim.report import json_schema, schema
 
 jsonschema = pytest.importorskip("jsonschema", reason="needs jsonschema (lowdim[dev])")
 
@@ -83,14 +83,14 @@ def strict(schema_: dict) -> dict:
 def test_the_published_schema_is_the_one_the_typeddicts_make():
     assert PUBLISHED.is_file(), "write it: python -m lowdim.report docs/claims.schema.json"
     published = json.loads(PUBLISHED.read_text(encoding="utf-8"))
-    assert published == schema.json_schema(), (
+    assert published == json_schema(), (
         "docs/claims.schema.json is out of date with lowdim/report/schema.py; regenerate it: "
         "python -m lowdim.report docs/claims.schema.json")
     jsonschema.Draft202012Validator.check_schema(published)
 
 
 def test_every_field_is_described_and_the_version_agrees():
-    s = schema.json_schema()
+    s = json_schema()
     for name, obj in [("Report", s), *s["$defs"].items()]:
         assert obj["description"], name
         undescribed = [k for k, v in obj["properties"].items() if not v.get("description")]
@@ -106,7 +106,7 @@ def test_real_reports_validate_and_declare_every_key(pytester):
     merged = regress.merge([("out/claims.json", second)])
     assert any("curves" in r for r in first["rows"]) and "baseline" in second["meta"]
     assert all("vs_baseline" in r for r in second["rows"]) and merged["meta"]["merged_from"]
-    validator = jsonschema.Draft202012Validator(strict(schema.json_schema()))
+    validator = jsonschema.Draft202012Validator(strict(json_schema()))
     for name, rep in [("first", first), ("compared", second), ("merged", merged)]:
         errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
                   for e in validator.iter_errors(rep)]
@@ -122,7 +122,7 @@ def test_real_reports_validate_and_declare_every_key(pytester):
     (("rows", 0, "evidence", "values", 1), "x", r"rows\[0\]\.evidence\.values\[1\] .*expected a "
                                                 r"number or null"),
     (("rows", 0, "evidence", "interval"), [0.1],
-     r"rows\[0\]\.evidence\.interval .*expected a list of 2 items, got 1 items"),
+     r"rows\[0\]\.evidence\.interval .*expected a list of length 2, got a list of length 1"),
     (("rows", 0, "outcome"), "fine", r'rows\[0\]\.outcome .*expected one of "passed", "failed"'),
     (("rows", 0, "duration_s"), True, r"rows\[0\]\.duration_s .*expected a number, got true"),
     (("meta", "options", "seeds"), "all", r"meta\.options\.seeds: expected an integer or null"),
@@ -146,4 +146,4 @@ def test_load_report_names_the_key_of_a_wrong_type(tmp_path, where, value, messa
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}: {message}"):
         schema.load_report(path)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(rep, schema.json_schema())
+        jsonschema.validate(rep, json_schema())

@@ -33,7 +33,7 @@ from typing import Literal, TypedDict
 import numpy as np
 from scipy import stats as st
 
-from ..report import change_order
+from ..report import change_order, dump_report
 from ..report.schema import (
     BaselineRun,
     Change,
@@ -45,7 +45,6 @@ from ..report.schema import (
     VsBaseline,
     atomic_write,
     check_report,
-    dump_report,
     load_report,
 )
 from ..stats import equivalence

@@ -1,12 +1,13 @@
 """report: a run's report as files. No pytest, no torch.
 
-Owns the report's shape and its reading and writing (schema, at the bottom of lowdim, with its
-helpers _meta and _typeddict), its renderings (render: Markdown, CSV frame, terminal table;
-html: claims.html; figures, drawn by draw from curves packed by curves) and `write`, which
-writes them all. May import: lowdim.stats (the firmness columns), pandas, tabulate, matplotlib.
-Never the engine, the plugin or regress.
+Owns the report's shape and its reading (schema, at the bottom of lowdim; its JSON Schema:
+publish), its renderings (render: Markdown, CSV frame, terminal table; html: claims.html;
+figures, drawn by draw from curves packed by curves) and `write`, which writes them all.
+May import: lowdim.stats (the firmness columns), pandas, tabulate, matplotlib. Never the
+engine, the plugin or regress.
 """
 
+from .publish import json_schema
 from .schema import (
     OUTCOMES,
     SCHEMA_VERSION,
@@ -16,14 +17,12 @@ from .schema import (
     Row,
     atomic_write,
     check_report,
-    dump_report,
     fmt_interval,
     fmt_num,
-    json_schema,
     legacy_rule,
     load_report,
 )
-from .write import write, write_reports  # binds the functions over the submodule's name
+from .write import dump_report, write, write_reports  # bound over the submodule's name
 
 _LAZY = {  # renderers pull in pandas, tabulate and lowdim.stats: loaded on first use
     "change_order": ".render", "header_lines": ".render", "render_markdown": ".render",

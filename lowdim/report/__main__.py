@@ -1,12 +1,11 @@
 """`python -m lowdim.report [PATH]`: write the JSON Schema of claims.json to PATH (default:
 print it). The published copy is docs/claims.schema.json; tests/test_schema.py checks that it
-equals what report.schema.json_schema() makes now.
+equals what report.publish.json_schema() makes now.
 """
 
-import json
 import sys
 
-from .schema import atomic_write, json_schema
+from .publish import schema_text, write_json_schema
 
 
 def main(argv: list[str]) -> int:
@@ -14,11 +13,10 @@ def main(argv: list[str]) -> int:
         print("usage: python -m lowdim.report [PATH]  (the JSON Schema of claims.json)",
               file=sys.stderr)
         return 2
-    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
     if argv:
-        atomic_write(argv[0], text)
+        write_json_schema(argv[0])
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(schema_text())
     return 0
 
 

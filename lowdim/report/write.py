@@ -6,12 +6,18 @@ The plugin (at the end of a run), `lowdim report` (re-rendering a claims.json) a
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from .schema import Report, atomic_write, dump_report
+from .schema import Report, atomic_write
 
 REPORT_NAME = "claims.json"  # the name that gets figures/ and claims.html beside it
+
+
+def dump_report(report: Report) -> str:
+    """claims.json's text: sorted keys (stable diffs), no NaN (JSON has none), one newline."""
+    return json.dumps(report, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
 def write(report: Report, outdir: str | os.PathLike, *,
@@ -48,4 +54,4 @@ def write(report: Report, outdir: str | os.PathLike, *,
 write_reports = write  # the name the plugin and the CLI have always called
 
 
-__all__ = ["REPORT_NAME", "write", "write_reports"]
+__all__ = ["REPORT_NAME", "dump_report", "write", "write_reports"]
