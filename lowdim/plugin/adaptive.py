@@ -2,9 +2,9 @@
 
 A claim's fixed seed count n (after --lowdim-seeds) becomes its budget. The test runs first on a
 prefix of FIRST seeds, then 2 FIRST, 4 FIRST, ... up to n (the looks), and stops at the first look
-where an e-process of lowdim.sequential crosses 1/alpha. Seed i's numbers never depend on which
-other seeds train beside it (DESIGN: the seed axis), so a prefix run gives exactly the first
-values of the full run, and the scan over them is one valid sequential test:
+where an e-process of lowdim.stats.sequential crosses 1/alpha. Seed i's numbers never depend on
+which other seeds train beside it (DESIGN: the seed axis), so a prefix run gives exactly the
+first values of the full run, and the scan over them is one valid sequential test:
 
     rule "proportion"                         -> sequential_proportion on the per-seed flags
     rules "wilcoxon" and "sign" (paired a, b) -> sequential_sign on the signs of a - b - margin

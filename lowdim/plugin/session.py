@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from ..regress import RunRegression, render_terminal
-from ..report import render_terminal as render_table
 from ..report import write_reports
 from . import runcache
 from .claim import PROP_CLAIM, PROP_EVIDENCE, claim_info
@@ -207,6 +206,8 @@ class RunSession:
             return
         if not any(r["claim"] or r["evidence"] for r in self.report["rows"]):
             return
+        from ..report import render_terminal as render_table  # pandas, tabulate: only here
+
         tr.section("lowdim claims")
         tr.write_line(render_table(self.report))
         if self.paths:
