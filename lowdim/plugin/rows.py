@@ -8,6 +8,7 @@ Holm-adjusted p and firmness figures, and the run's metadata goes around them.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.metadata
 import platform
 import shlex
 import subprocess
@@ -112,10 +113,17 @@ def _versions() -> dict:
     import scipy
     import torch
 
-    from .. import __version__
-
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "lowdim": __version__}
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "lowdim": _lowdim_version()}
+
+
+def _lowdim_version() -> str:
+    # The installed distribution's version (pyproject.toml), read without importing the top
+    # of lowdim from below it; pytest loads this plugin through that distribution's entry point.
+    try:
+        return importlib.metadata.version("lowdim")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare tree
+        return "unknown"
 
 
 def _cpu_kernels() -> dict:
