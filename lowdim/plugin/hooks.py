@@ -60,6 +60,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         run.close()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    run = _run(session.config)
+    if run is not None:
+        run.enter()
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     run = _run(config)
     return list(run.accounting.messages) if run is not None else []

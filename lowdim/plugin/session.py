@@ -27,9 +27,10 @@ from .rows import build_report, new_row, outcome_of
 
 RUN_KEY = pytest.StashKey["RunSession"]()
 _NOT_SET = object()
-# The sessions configured in this process, innermost last: an in-process pytester run nests one
-# inside the run of lowdim's own tests. Hooks whose arguments carry no config (logstart,
-# logreport) act on the innermost, the one whose session is running.
+# The sessions started in this process (sessionstart to unconfigure), innermost last: an
+# in-process pytester run nests one inside the run of lowdim's own tests. Hooks whose arguments
+# carry no config (logstart, logreport) act on the innermost, the one whose tests are running; a
+# config that is only configured (pytester.parseconfigure) runs none and is not on the list.
 _ACTIVE: list[RunSession] = []
 
 
@@ -68,7 +69,6 @@ class RunSession:
     def start(self) -> None:
         """Threads, the run cache's store, time limits, SIGTERM and the journal. `close` undoes
         what this did, also when it stopped at a usage error."""
-        _ACTIVE.append(self)
         import torch
 
         torch.set_num_threads(self.opts.threads)
@@ -92,6 +92,10 @@ class RunSession:
                 raise pytest.UsageError(
                     f"--lowdim-report-dir {self.opts.report_dir}: cannot write there ({e}); "
                     "pass a writable folder or --lowdim-no-report") from None
+
+    def enter(self) -> None:
+        """The session starts running tests: it receives the hooks that carry no config."""
+        _ACTIVE.append(self)
 
     def close(self) -> None:
         if self.previous_store is not _NOT_SET:
