@@ -5,8 +5,8 @@ import torch
 
 import lowdim as ld
 from lowdim.engine import backprop
-from lowdim.engine.losses import LOSSES
 from lowdim.engine._step import penalty as _penalty
+from lowdim.engine.losses import LOSSES
 
 
 def autograd_grads(model, params, x, y, loss, masks, config):

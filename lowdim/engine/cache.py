@@ -58,7 +58,6 @@ from .source import normalised_source, reachable_source
 
 FORMAT = 1  # bump when the key or the file layout changes
 ENV_VAR = "LOWDIM_CACHE_DIR"
-PYTEST_DIR_NAME = "lowdim-runs"
 _META = "__lowdim_meta__"  # the npz member holding the JSON (uint8 bytes)
 _UNSET = object()
 # The rooms whose code runs inside a cached function: the engine (training) and stats (a claim
@@ -106,20 +105,6 @@ def store_dir() -> Path | None:
 def clear_store(directory: str | os.PathLike) -> None:
     """Delete every entry under `directory` (the folder itself goes too)."""
     shutil.rmtree(directory, ignore_errors=True)
-
-
-def configure_pytest(config) -> Any:
-    """Point the store at pytest's cache folder per the run's options (every process: controller
-    and each xdist worker). `--lowdim-cache-clear` empties it, in the controller only: it runs
-    this at configure time, before xdist starts any worker. Returns the previous setting."""
-    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-    directory = Path(cache.mkdir(PYTEST_DIR_NAME)) if cache is not None else None
-    if directory is not None and config.getoption("lowdim_cache_clear") and not hasattr(
-            config, "workerinput"):
-        clear_store(directory)
-    if config.getoption("lowdim_no_cache"):
-        directory = None
-    return set_store(directory)
 
 
 # ------------------------------------------------------------------------------------------

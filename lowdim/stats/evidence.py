@@ -12,14 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
 
 # The decision rule behind an Evidence, as data: what lowdim.stats.power, --lowdim-adaptive and
 # the report's figures dispatch on (Evidence.test is its display name and may be reworded).
-RULES = ("proportion", "wilcoxon", "sign", "location", "trend", "equivalence",
-         "seq-proportion", "seq-sign")
-Rule = Literal["proportion", "wilcoxon", "sign", "location", "trend", "equivalence",
-               "seq-proportion", "seq-sign"]
+# Written down once, with the rest of the report's shape, in lowdim.report.schema.
+from ..report.schema import RULES, Rule
 
 
 class Verdict(str, Enum):
