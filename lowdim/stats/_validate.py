@@ -11,10 +11,12 @@ lowdim.stats.decide documents what each policy means for each test.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
-from .evidence import Verdict
+from .evidence import Verdict, consistent_verdict
 
 ALTERNATIVES = ("greater", "less", "two-sided")
 NONFINITE = ("raise", "fail", "exclude")
@@ -57,6 +59,58 @@ def as_1d(values, name: str) -> np.ndarray:
     if a.size == 0:
         raise ValueError(f"{name}: got no values; need one per seed")
     return a
+
+
+def two_arms(a, b, fn: str):
+    """(a, b, names): the two arms of paired / equivalence, given as a and b or as one mapping
+    {name_a: a, name_b: b} in place of a (b left out); names is None for the positional form.
+    A mapping names each arm, so the order a - b is written where the values are."""
+    if not isinstance(a, Mapping):
+        return a, b, None
+    if b is not None:
+        raise ValueError(f"b: got {brief(b)} beside a mapping of arms as a; pass either "
+                         f"{fn}({{name_a: a, name_b: b}}) or {fn}(a, b)")
+    if len(a) != 2:
+        raise ValueError(f"a: got a mapping of {len(a)} arms ({', '.join(map(repr, a))}); need "
+                         "exactly two, {name_a: a, name_b: b}: the test is on a - b")
+    (name_a, x), (name_b, y) = a.items()
+    return x, y, (str(name_a), str(name_b))
+
+
+def trend_table(table, conditions) -> tuple[np.ndarray, list | None]:
+    """trend's (S, K) table, float64, and its conditions. A mapping {condition: (S,) values}
+    gives the table of its values as columns, in the mapping's order, and its keys as the
+    conditions; anything else is read as (S, K) as given. A shape that looks transposed (the
+    conditions match the rows, not the columns) is named in the error; with no conditions to
+    tell, more columns than rows only warns (a table may have few seeds)."""
+    mapped = isinstance(table, Mapping)
+    if mapped:
+        keys = list(table)
+        if conditions is not None and [str(c) for c in conditions] != [str(k) for k in keys]:
+            raise ValueError(f"conditions: got {list(conditions)!r} beside a mapping whose "
+                             f"keys {keys!r} already name the conditions; leave conditions out")
+        cols = [as_1d(v, f"table[{k!r}]") for k, v in table.items()]  # K x (S,)
+        sizes = {k: c.size for k, c in zip(keys, cols)}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"table: the conditions hold different numbers of seeds, {sizes}; "
+                             "need the same seeds, one value each, under every condition")
+        t, conditions = (np.stack(cols, axis=1) if cols else np.zeros((0, 0))), keys  # (S, K)
+    else:
+        t = numbers(table, "table")
+    if t.ndim != 2 or t.shape[1] < 3 or t.shape[0] < 2:
+        raise ValueError(f"table: need shape (S >= 2 seeds, K >= 3 conditions), got {t.shape}")
+    s, k = t.shape
+    fix = ("pass np.stack(per_condition, axis=1), or the mapping {condition: (S,) values}, "
+           "which cannot be transposed")
+    if conditions is not None and len(conditions) != k:
+        raise ValueError(f"conditions: got {len(conditions)} names for {k} columns" + (
+            f"; the table's {s} rows match them: it looks transposed, (K, S) instead of "
+            f"(S, K): {fix}" if len(conditions) == s else ""))
+    if conditions is None and not mapped and k > s:
+        warnings.warn(f"trend: table of shape {t.shape} is read as {s} seeds (rows) x {k} "
+                      f"conditions (columns); if its rows are the conditions it is transposed: "
+                      f"{fix} (naming the conditions silences this)", UserWarning, stacklevel=3)
+    return t, conditions
 
 
 def check_nonfinite(nonfinite: str) -> str:
@@ -127,14 +181,11 @@ def finite_number(x, name: str) -> float:
 
 def verdict_of(p: float, p_opp: float, alpha: float) -> Verdict:
     """SUPPORTED when p < alpha, REFUTED when the opposite direction's p is (never for a
-    two-sided test, whose p_opp is nan), else INCONCLUSIVE."""
-    if p < alpha:
-        return Verdict.SUPPORTED
-    if p_opp < alpha:
-        return Verdict.REFUTED
-    return Verdict.INCONCLUSIVE
+    two-sided test, whose p_opp is nan), else INCONCLUSIVE: the rule every Evidence checks
+    itself against (lowdim.stats.evidence.consistent_verdict), written there once."""
+    return consistent_verdict(p, p_opp, alpha)
 
 
 __all__ = ["ALTERNATIVES", "NONFINITE", "against", "as_1d", "as_mask", "bad_seeds", "brief",
            "check_alpha", "check_alternative", "check_nonfinite", "finite_number", "kept",
-           "numbers", "verdict_of"]
+           "numbers", "trend_table", "two_arms", "verdict_of"]

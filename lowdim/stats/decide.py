@@ -31,7 +31,7 @@ records the policy and their count (details "nonfinite", "n_nonfinite"):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import stats as st
@@ -47,6 +47,8 @@ from ._validate import (
     finite_number,
     kept,
     numbers,
+    trend_table,
+    two_arms,
     verdict_of,
 )
 from .evidence import Evidence
@@ -95,8 +97,8 @@ def proportion(
 
 
 def paired(
-    a: Sequence[float] | np.ndarray,
-    b: Sequence[float] | np.ndarray,
+    a: Sequence[float] | np.ndarray | Mapping[object, Sequence[float] | np.ndarray],
+    b: Sequence[float] | np.ndarray | None = None,
     *,
     alpha: float = 0.01,
     alternative: str = "greater",
@@ -108,6 +110,9 @@ def paired(
 ) -> Evidence:
     """Paired comparison of arm a against arm b on the same seeds.
 
+    a, b: (S,) per-seed values of each arm, in the same seed order; or, in place of both, one
+    mapping {name_a: a, name_b: b} (b left out): the arms by name, a - b in the mapping's order,
+    and the default statistic names them, e.g. "pseudo-median(wide - narrow)".
     H1 ('greater'): a - b tends to exceed `margin`. test:
       "wilcoxon"  signed-rank test on d = a - b - margin; estimate = Hodges-Lehmann
                   pseudo-median of a - b with its exact interval
@@ -118,10 +123,16 @@ def paired(
     A seed with a NaN / inf in either arm, or flagged in `diverged` (S,), counts as `nonfinite`
     says (module docstring).
     """
+    a, b, arms = two_arms(a, b, "paired")
+    if b is None:
+        raise TypeError("paired: the second arm b is missing; pass paired(a, b) or "
+                        "paired({name_a: a, name_b: b})")
     alpha, alternative = check_alpha(alpha), check_alternative(alternative)
     nonfinite = check_nonfinite(nonfinite)
     margin = finite_number(margin, "margin")
-    x, y = as_1d(a, "a"), as_1d(b, "b")
+    la, lb = arms or ("a", "b")
+    x, y = as_1d(a, "a" if arms is None else f"a ({la})"), as_1d(b, "b" if arms is None
+                                                                 else f"b ({lb})")
     if x.shape != y.shape:
         raise ValueError(f"a, b: need one value per seed in each arm, got {x.size} and {y.size}")
     if test not in ("wilcoxon", "sign"):
@@ -148,6 +159,7 @@ def paired(
         "b": y.tolist(),
         "nonfinite": nonfinite,
         "n_nonfinite": int(bad.sum()),
+        **({"arms": list(arms)} if arms else {}),
     }
     if untied.size:
         ranks = st.rankdata(np.abs(untied))
@@ -162,13 +174,13 @@ def paired(
         else:
             p, p_opp = binomial_ps(k, m, 0.5, alternative)
             est, ci = k / m, clopper_pearson(k, m, alpha, alternative)
-        name = statistic or f"P(a - b > {margin:g})"
+        name = statistic or f"P({la} - {lb} > {margin:g})"
         thr, test_name, rule = 0.5, "exact sign test", "sign"
     else:
         p, p_opp = signed_rank_ps(dm, alternative)
         est, lo, hi = hodges_lehmann(d, alpha, alternative)
         ci = (lo, hi)
-        name = statistic or "pseudo-median(a - b)"
+        name = statistic or f"pseudo-median({la} - {lb})"
         thr, test_name, rule = float(margin), "Wilcoxon signed-rank", "wilcoxon"
     verdict = verdict_of(p, p_opp, alpha)
     return Evidence(
@@ -219,7 +231,7 @@ def location(
 
 
 def trend(
-    table: Sequence[Sequence[float]] | np.ndarray,
+    table: Sequence[Sequence[float]] | np.ndarray | Mapping[object, Sequence[float] | np.ndarray],
     *,
     conditions: Sequence | None = None,
     alpha: float = 0.01,
@@ -230,7 +242,11 @@ def trend(
 ) -> Evidence:
     """Does a per-seed statistic rise (fall) across K >= 3 ordered conditions, on the same seeds?
 
-    table: (S, K), column k = condition k in the predicted order. Page's L test (scipy), the
+    table: (S, K), column k = condition k in the predicted order; or a mapping {condition: (S,)
+    values}, the conditions in the mapping's order (its keys become `conditions`), which cannot
+    be transposed by mistake: `trend({lr: acc_at[lr] for lr in LRS})`. A list of per-condition
+    arrays is (K, S), not (S, K): stack it with axis=1 or pass the mapping (a table with more
+    columns than rows and no `conditions` warns). Page's L test (scipy), the
     standard test for an ordered alternative with blocks (seeds); it uses each seed's ranking of
     the conditions, so it needs no scale assumption across seeds. Estimate and interval: the
     change of the value per condition step (in the table's units, along the columns as given)
@@ -247,11 +263,8 @@ def trend(
     nonfinite = check_nonfinite(nonfinite)
     if not isinstance(alternative, str) or alternative not in ("increasing", "decreasing"):
         raise ValueError(f"alternative: got {alternative!r}; allowed: increasing, decreasing")
-    t = numbers(table, "table")
-    if t.ndim != 2 or t.shape[1] < 3 or t.shape[0] < 2:
-        raise ValueError(f"table: need shape (S >= 2 seeds, K >= 3 conditions), got {t.shape}")
-    if conditions is not None and len(conditions) != t.shape[1]:
-        raise ValueError(f"conditions: got {len(conditions)} names for {t.shape[1]} columns")
+    t, conditions = trend_table(table, conditions)  # (S, K) as given
+    t_given = t
     bad = bad_seeds(t.shape[0], {"table": t}, diverged, nonfinite)
     finite_rows = t[~bad]  # (S', K) for the per-condition summaries
     if bad.any() and nonfinite == "exclude":
@@ -283,7 +296,7 @@ def trend(
             "conditions": [str(c) for c in conditions] if conditions is not None else None,
             "column_means": finite_rows.mean(0).tolist() if finite_rows.size else None,
             "column_medians": np.median(finite_rows, 0).tolist() if finite_rows.size else None,
-            "table": numbers(table, "table").tolist(),
+            "table": t_given.tolist(),
             "nonfinite": nonfinite,
             "n_nonfinite": int(bad.sum()),
         },
@@ -292,7 +305,7 @@ def trend(
 
 
 def equivalence(
-    a: Sequence[float] | np.ndarray,
+    a: Sequence[float] | np.ndarray | Mapping[object, Sequence[float] | np.ndarray],
     b: Sequence[float] | np.ndarray | None = None,
     *,
     margin: float,
@@ -303,7 +316,9 @@ def equivalence(
 ) -> Evidence:
     """Is the (paired) difference a - b within +-margin? TOST with Wilcoxon signed-rank tests.
 
-    With b=None, tests the location of a itself against +-margin. H1 (SUPPORTED): the
+    With b=None, tests the location of a itself against +-margin. In place of a and b, one
+    mapping {name_a: a, name_b: b} names the two arms (a - b in the mapping's order; the
+    default statistic names them). H1 (SUPPORTED): the
     pseudo-median of d lies in (-margin, +margin): both one-sided tests d > -margin and
     d < +margin reject at alpha; p = the larger of the two. REFUTED: a difference beyond the
     margin is shown (d > +margin or d < -margin at alpha / 2 each). The interval is the
@@ -312,14 +327,16 @@ def equivalence(
     A seed with a NaN / inf, or flagged in `diverged` (S,), counts as `nonfinite` says; under
     "fail" its difference is +inf or -inf, whichever makes the TOST p larger.
     """
+    a, b, names = two_arms(a, b, "equivalence")
     alpha = check_alpha(alpha)
     nonfinite = check_nonfinite(nonfinite)
     if not (finite_number(margin, "margin") > 0):
         raise ValueError(f"margin: got {margin}; need a finite equivalence margin > 0")
-    x = as_1d(a, "a")
+    la, lb = names or ("a", "b")
+    x = as_1d(a, "a" if names is None else f"a ({la})")
     arms = {"a": x}
     if b is not None:
-        y = as_1d(b, "b")
+        y = as_1d(b, "b" if names is None else f"b ({lb})")
         if x.shape != y.shape:
             raise ValueError(f"a, b: need one value per seed in each arm, got {x.size} and {y.size}")
         arms["b"] = y
@@ -335,13 +352,14 @@ def equivalence(
     est, lo, hi = hodges_lehmann(d, 2 * alpha, "two-sided")
     verdict = verdict_of(p, p_out, alpha)
     return Evidence(
-        statistic=statistic or ("pseudo-median(a - b)" if b is not None else "pseudo-median"),
+        statistic=statistic or (f"pseudo-median({la} - {lb})" if b is not None
+                                else "pseudo-median"),
         n=d.size, estimate=est, interval=(lo, hi), test="TOST Wilcoxon",
         p=p, alpha=alpha, threshold=float(margin), alternative="equivalence", verdict=verdict,
         values=tuple(float(v) for v in d), p_opposite=p_out,
         details={"p_lower": p_lower, "p_upper": p_upper, "interval_level": 1 - 2 * alpha,
                  "mean_diff": float(d.mean()), "nonfinite": nonfinite,
-                 "n_nonfinite": int(bad.sum())},
+                 "n_nonfinite": int(bad.sum()), **({"arms": list(names)} if names else {})},
         rule="equivalence",
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from numbers import Integral, Real
 
 # The decision rule behind an Evidence, as data: what lowdim.stats.power, --lowdim-adaptive and
 # the report's figures dispatch on (Evidence.test is its display name and may be reworded).
@@ -63,6 +64,26 @@ class Evidence:
                  signed-rank), sign (paired sign test), location (signed-rank of one arm against
                  a threshold), trend (Page's L), equivalence (TOST), seq-proportion and seq-sign
                  (anytime-valid); "" for an Evidence built by hand from another rule
+
+    An Evidence checks itself when it is made (also by dataclasses.replace and from_dict), so a
+    hand-built or edited one cannot carry a result that contradicts itself; a ValueError names
+    the field, the value and what would be consistent:
+    - n is a whole number >= 1 and equals len(values): one per-seed value for each seed that
+      entered the test. Seeds that did not enter are not in values either: a sequential rule
+      that stopped early (n = seeds used, values = theirs; details "seeds_available" counts
+      the rest) and nonfinite="exclude" (n = seeds kept; details "n_nonfinite" counts the
+      dropped). Under nonfinite="fail" the diverged seeds stay, as -inf / +inf values. The one
+      exception: values=() (the default) means the per-seed values were not kept, and then n
+      cannot be checked against them.
+    - p lies in [0, 1] (not NaN); p_opposite in [0, 1] or NaN (a two-sided test has no
+      opposite direction, or it was not computed: then there is no REFUTED). A p a summed
+      null distribution rounds to just above 1 (by up to ROUNDING) is accepted as is.
+    - alpha lies in (0, 0.5).
+    - verdict follows from p, p_opposite and alpha: SUPPORTED iff p < alpha; REFUTED iff not
+      SUPPORTED and p_opposite < alpha; else INCONCLUSIVE. The anytime-valid rules (rule
+      seq-proportion, seq-sign) decide on their e-value crossing 1/alpha and report p = 1 / the
+      largest e-value, so for them "< alpha" reads "<= alpha" (within ROUNDING of alpha).
+    verdict may be given as its name ("SUPPORTED"); it is stored as the Verdict.
     """
 
     statistic: str
@@ -84,6 +105,27 @@ class Evidence:
         if self.rule and self.rule not in RULES:
             raise ValueError(f"rule: got {self.rule!r}; allowed: {', '.join(RULES)} (or '' for "
                              "a rule lowdim does not know)")
+        if not isinstance(self.verdict, Verdict):
+            try:  # its name, as a report holds it: stored as the Verdict
+                object.__setattr__(self, "verdict", Verdict(self.verdict))
+            except ValueError:
+                raise ValueError(f"verdict: got {self.verdict!r}; allowed: "
+                                 f"{', '.join(v.value for v in Verdict)}") from None
+        _check_n(self.n, self.values)
+        p = _probability(self.p, "p", nan_ok=False)
+        p_opp = _probability(self.p_opposite, "p_opposite", nan_ok=True)
+        alpha = self.alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 < alpha < 0.5:
+            raise ValueError(f"alpha: got {alpha!r}; need a number, 0 < alpha < 0.5 (e.g. 0.01)")
+        expected = consistent_verdict(p, p_opp, float(alpha), self.rule)
+        if self.verdict is not expected:
+            rule = ("SUPPORTED iff p <= alpha, REFUTED iff not and p_opposite <= alpha"
+                    if self.rule in SEQUENTIAL else
+                    "SUPPORTED iff p < alpha, REFUTED iff not and p_opposite < alpha")
+            raise ValueError(
+                f"verdict: got {self.verdict.value} with p={p:.6g}, p_opposite={p_opp:.6g}, "
+                f"alpha={alpha:g}; those give {expected.value} ({rule}, else INCONCLUSIVE): "
+                "make the verdict the one the p-values give, or fix the p-values")
 
     def __repr__(self) -> str:
         lo, hi = self.interval
@@ -136,6 +178,58 @@ class Evidence:
         )
 
 
+# The anytime-valid rules: their verdict is the e-value's crossing of 1/alpha, and p = 1 / the
+# largest e-value reaches alpha itself at a crossing.
+SEQUENTIAL = ("seq-proportion", "seq-sign")
+# How far a computed p-value may stray past a boundary by float rounding alone: a p summed from
+# an exact null distribution (scipy's Page's L) can come out as 1 + 2e-16, and exp(-log(1/alpha))
+# as alpha + 2e-18.
+ROUNDING = 1e-9
+
+
+def consistent_verdict(p: float, p_opposite: float, alpha: float, rule: str = "") -> Verdict:
+    """The verdict p, p_opposite and alpha give (the rule every Evidence is checked against):
+    SUPPORTED iff p < alpha, REFUTED iff not and p_opposite < alpha (never for a NaN
+    p_opposite), else INCONCLUSIVE; for the anytime-valid rules "<=" within ROUNDING."""
+    if rule in SEQUENTIAL:
+        bar = alpha * (1.0 + ROUNDING)
+        return (Verdict.SUPPORTED if p <= bar else
+                Verdict.REFUTED if p_opposite <= bar else Verdict.INCONCLUSIVE)
+    return (Verdict.SUPPORTED if p < alpha else
+            Verdict.REFUTED if p_opposite < alpha else Verdict.INCONCLUSIVE)
+
+
+def _check_n(n, values) -> None:
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n: got {n!r}; need a whole number of seeds >= 1 (the seeds that "
+                         "entered the test)")
+    try:
+        count = len(values)
+    except TypeError:
+        raise ValueError(f"values: got {type(values).__name__}; need the per-seed values as a "
+                         "tuple of numbers, one per seed") from None
+    if count and count != n:
+        raise ValueError(
+            f"n: got {n} but values holds {count} per-seed values; n counts the seeds that "
+            f"entered the test, one value each: make n = len(values) = {count} (or pass the "
+            f"values of all {n} seeds)")
+
+
+def _probability(x, name: str, *, nan_ok: bool) -> float:
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise ValueError(f"{name}: got {type(x).__name__} {x!r:.60}; need a p-value in [0, 1]")
+    x = float(x)
+    if math.isnan(x):
+        if nan_ok:
+            return x
+        raise ValueError(f"{name}: got nan; need a p-value in [0, 1] (a test that gives no "
+                         "p-value has no verdict to record)")
+    if not 0.0 <= x <= 1.0 + ROUNDING:
+        raise ValueError(f"{name}: got {x!r}; need a p-value in [0, 1]"
+                         + (" (or nan: no opposite direction)" if nan_ok else ""))
+    return x
+
+
 def _num(v) -> float:
     return float("nan") if v is None else float(v)
 
@@ -165,4 +259,5 @@ def plain(v):
     return str(v)
 
 
-__all__ = ["RULES", "Evidence", "Rule", "Verdict", "plain"]
+__all__ = ["ROUNDING", "RULES", "SEQUENTIAL", "Evidence", "Rule", "Verdict", "consistent_verdict",
+           "plain"]
