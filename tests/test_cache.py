@@ -447,3 +447,106 @@ def test_a_cached_run_reports_the_training_it_read_as_cached_s(pytester):
     cold, warm = rows
     assert cold["duration_s"] >= 0.6 and cold["cached_s"] == 0.0
     assert warm["duration_s"] < 0.6 <= warm["cached_s"] < cold["duration_s"] + 0.01
+
+
+def _rewrite(path, meta=None, **arrays):
+    """The entry at path with its description (meta) and arrays replaced as given."""
+    with np.load(path, allow_pickle=False) as z:
+        old_meta = json.loads(z[cache._META].tobytes())
+        old = {name: z[name] for name in z.files if name != cache._META}
+    meta = old_meta if meta is None else meta
+    with open(path, "wb") as fh:
+        np.savez(fh, **{cache._META: np.frombuffer(json.dumps(meta).encode(), np.uint8)},
+                 **{**old, **arrays})
+    return old_meta, old
+
+
+def test_an_entry_describes_the_structure_of_every_leaf(store):
+    f = counted(result)
+    f((5, 6))
+    with np.load(_entry(store), allow_pickle=False) as z:
+        meta = json.loads(z[cache._META].tobytes())
+        arrays = {name: z[name] for name in z.files if name != cache._META}
+    assert meta["layout"] == cache.LAYOUT and meta["tree_sha256"]
+    leaves = {}
+
+    def walk(node):
+        if "ndarray" in node or "tensor" in node or "npscalar" in node:
+            leaves[next(node[k] for k in ("ndarray", "tensor", "npscalar") if k in node)] = node
+        for child in node.get("tuple", []) + node.get("list", []):
+            walk(child)
+        for _, child in node.get("dict", []):
+            walk(child)
+
+    walk(meta["tree"])
+    assert set(leaves) == set(arrays)
+    for name, node in leaves.items():
+        assert node["shape"] == list(arrays[name].shape) and node["stored"] == arrays[name].dtype.str
+    w0 = next(n for n in leaves.values() if n.get("dtype") == "float32")
+    assert (w0["shape"], w0["device"], w0["stored"]) == ([2, 1], "cpu", "<f4")
+
+
+# Edits of a stored entry that leave its description as it was: the entry must not be served.
+TAMPER = {
+    "values": lambda a: a + 1.0,
+    "shape": lambda a: a.reshape(1, -1),
+    "dtype": lambda a: a.astype(np.float32),
+    "a value of the same dtype and shape": lambda a: np.where(np.arange(a.size) == 0, 99.0, a),
+}
+
+
+@pytest.mark.parametrize("how", list(TAMPER))
+def test_a_tampered_array_is_recomputed_not_served(store, how):
+    f = counted(result)
+    first = f((5, 6))
+    path = _entry(store)
+    with np.load(path, allow_pickle=False) as z:  # the float64 "acc" array: a0
+        acc = z["a0"]
+    assert np.array_equal(acc, first["acc"])
+    _rewrite(path, a0=TAMPER[how](acc))
+    f.cache_clear()
+    again = f((5, 6))
+    assert f.calls == 2 and again["acc"].dtype == np.float64
+    assert np.array_equal(again["acc"], first["acc"])
+    f.cache_clear()
+    f((5, 6))
+    assert f.calls == 2  # the recomputed entry was written over the tampered one
+
+
+@pytest.mark.parametrize("how", ["missing array", "extra array", "python leaf", "tree",
+                                 "description", "older layout", "tensor dtype"])
+def test_an_entry_that_differs_from_its_description_is_recomputed(store, how):
+    f = counted(result)
+    f((5, 6))
+    path = _entry(store)
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(z[cache._META].tobytes())
+        names = [n for n in z.files if n != cache._META]
+    if how == "missing array":
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {n: z[n] for n in names[:-1]}
+        with open(path, "wb") as fh:
+            np.savez(fh, **{cache._META: np.frombuffer(json.dumps(meta).encode(), np.uint8)},
+                     **arrays)
+    elif how == "extra array":
+        _rewrite(path, a99=np.zeros(3))
+    else:
+        if how == "python leaf":  # "wall_s": 1e-300 -> 1.0, the digest left as it was
+            text = json.dumps(meta["tree"]).replace("1e-300", "1.0")
+            assert text != json.dumps(meta["tree"])
+            meta["tree"] = json.loads(text)
+        elif how == "tree":
+            meta["tree"]["dict"].pop()
+        elif how == "description":
+            meta["described"]["threads"] = -1
+        elif how == "older layout":
+            meta.pop("layout")
+        else:  # the tensor comes back as another dtype than the one described
+            text = json.dumps(meta["tree"]).replace('"dtype": "float32"', '"dtype": "int32"')
+            meta["tree"] = json.loads(text)
+            meta["tree_sha256"] = cache._sha256_json(meta["tree"])
+        _rewrite(path, meta)
+    f.cache_clear()
+    again = f((5, 6))
+    assert f.calls == 2 and again["wall_s"] == 1e-300
+    assert again["params"]["w0"].dtype == torch.float32

@@ -19,10 +19,16 @@ versions of python, torch, numpy, scipy and scikit-learn; torch's intra-op threa
 vector capability and, for a CUDA run, the GPU's name. Change any of them and the entry is
 simply not found.
 
-An entry is one .npz file: the arrays, plus a JSON description of the value's structure and the
-full key; written to a temporary file and renamed into place (readers see the old entry or the
-new one, never half of one), read with allow_pickle=False (nothing read is unpickled or
-executed). An entry that cannot be read, or whose key differs, is recomputed and overwritten.
+An entry is one .npz file: the arrays, plus a JSON description of the value's structure (the
+tree of containers; at every array leaf its shape, numpy dtype, sha256 of its bytes and, for a
+tensor, its torch dtype and device) and the full key; written to a temporary file and renamed
+into place (readers see the old entry or the new one, never half of one), read with
+allow_pickle=False (nothing read is unpickled or executed). An entry is served only when it
+matches its own description: one that cannot be read, whose key differs, or whose arrays'
+values, shapes or dtypes (or whose tree) differ from what the description says is recomputed
+and overwritten. The checks catch damage and mistakes, not an attacker: the store is trusted
+local state (whoever can write it could write a matching description), and CI does not
+restore it.
 
 Where the store lives: under pytest the plugin puts it in pytest's cache folder
 (.pytest_cache/d/lowdim-runs), so `pytest --cache-clear` clears it too; `--lowdim-cache-clear`
@@ -56,7 +62,8 @@ import torch
 from . import kernels
 from .source import normalised_source, reachable_source
 
-FORMAT = 1  # bump when the key or the file layout changes
+FORMAT = 1  # bump when the key changes (every entry is then missed)
+LAYOUT = 2  # bump when the file layout changes (an entry of another layout is recomputed)
 ENV_VAR = "LOWDIM_CACHE_DIR"
 _META = "__lowdim_meta__"  # the npz member holding the JSON (uint8 bytes)
 _UNSET = object()
@@ -74,10 +81,6 @@ def served_seconds() -> float:
     counted once; in-memory repeats are free either way). The pytest plugin records a test's
     share as its row's `cached_s`, so a cached run still tells how long a cold one takes."""
     return _served[0]
-
-
-# ------------------------------------------------------------------------------------------
-# where the store is
 
 
 def set_store(directory: str | os.PathLike | None) -> Any:
@@ -105,10 +108,6 @@ def store_dir() -> Path | None:
 def clear_store(directory: str | os.PathLike) -> None:
     """Delete every entry under `directory` (the folder itself goes too)."""
     shutil.rmtree(directory, ignore_errors=True)
-
-
-# ------------------------------------------------------------------------------------------
-# the key
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -195,20 +194,17 @@ def _source_hash(fn: Callable) -> str | None:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-# ------------------------------------------------------------------------------------------
-# the value: a tree of containers with arrays at the leaves
-
-
 def _encode(value: Any, arrays: dict[str, np.ndarray] | None, where: str) -> Any:
     """JSON description of value; arrays (when given) receives the array leaves."""
-    def leaf(a: np.ndarray) -> str:
+    def leaf(kind: str, a: np.ndarray, **more) -> dict:
         if a.dtype.hasobject:
             raise TypeError(f"lowdim.cached: the result at {where} is an object array; only "
                             "numeric, bool and string arrays can be stored")
-        name = f"a{len(arrays) if arrays is not None else 0}"
-        if arrays is not None:
-            arrays[name] = a
-        return name
+        if arrays is None:  # checking only
+            return {kind: "a0", **more}
+        name = f"a{len(arrays)}"
+        arrays[name] = a
+        return {kind: name, **more, **_described(a)}
 
     t = type(value)
     if value is None or t in (bool, int, float, str):
@@ -240,11 +236,11 @@ def _encode(value: Any, arrays: dict[str, np.ndarray] | None, where: str) -> Any
         except TypeError as e:
             raise TypeError(f"lowdim.cached: the tensor at {where} ({dtype}) has no numpy "
                             f"equivalent to store it as: {e}") from None
-        return {"tensor": leaf(a), "dtype": dtype, "device": str(value.device)}
+        return leaf("tensor", a, dtype=dtype, device=str(value.device))
     if isinstance(value, np.ndarray):
-        return {"ndarray": leaf(value)}
+        return leaf("ndarray", value)
     if isinstance(value, np.generic):
-        return {"npscalar": leaf(np.asarray(value))}
+        return leaf("npscalar", np.asarray(value))
     raise TypeError(
         f"lowdim.cached: the result at {where} is a {t.__name__}, which the run cache cannot "
         "store; return arrays, tensors, numbers, strings, None in tuples, lists and dicts "
@@ -252,6 +248,37 @@ def _encode(value: Any, arrays: dict[str, np.ndarray] | None, where: str) -> Any
 
 
 _KINDS = ("py", "tuple", "list", "dict", "ndarray", "npscalar", "tensor")
+
+
+def _described(a: np.ndarray) -> dict:
+    """What an array leaf's description says of it: shape, numpy dtype, sha256 of its bytes."""
+    return {"shape": list(a.shape), "stored": a.dtype.str,
+            "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+
+
+def _sha256_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _check(meta: dict, key: str, arrays: dict[str, np.ndarray]) -> None:
+    """ValueError unless the entry is what its description says: this layout and key, the key
+    its description hashes to, its tree the tree's digest, and its arrays exactly the tree's
+    leaves, each with the shape, dtype and bytes its leaf names."""
+    leaves, stack = {}, [meta["tree"]]
+    while stack:  # the tree's array leaves: {name: what it says of the array}
+        node = stack.pop()
+        kind = next(k for k in _KINDS if k in node)
+        if kind in ("ndarray", "npscalar", "tensor"):
+            leaves[node[kind]] = {k: node.get(k) for k in ("shape", "stored", "sha256")}
+        elif kind == "dict":
+            stack.extend(v for _, v in node[kind])
+        elif kind != "py":  # tuple, list
+            stack.extend(node[kind])
+    if not (meta.get("layout") == LAYOUT and meta.get("format") == FORMAT
+            and meta.get("key") == key == _sha256_json(meta.get("described"))
+            and meta.get("tree_sha256") == _sha256_json(meta["tree"])
+            and leaves == {name: _described(a) for name, a in arrays.items()}):
+        raise ValueError("the entry is not what its description says")
 
 
 def _decode(node: Any, arrays) -> Any:
@@ -294,7 +321,8 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 def _write(path: Path, key: str, described: dict, value: Any, compute_s: float) -> None:
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(value, arrays, "result")
-    meta = json.dumps({"format": FORMAT, "key": key, "described": described, "tree": tree,
+    meta = json.dumps({"format": FORMAT, "layout": LAYOUT, "key": key, "described": described,
+                       "tree": tree, "tree_sha256": _sha256_json(tree),
                        "compute_s": round(compute_s, 3)}, sort_keys=True).encode()
     buf = io.BytesIO()
     np.savez(buf, **{_META: np.frombuffer(meta, dtype=np.uint8)}, **arrays)
@@ -302,13 +330,12 @@ def _write(path: Path, key: str, described: dict, value: Any, compute_s: float) 
 
 
 def _read(path: Path, key: str) -> tuple[Any, float]:
-    """(the stored value, the seconds it took to compute: 0 for entries written before that
-    was stored); raises (anything) when the entry is missing, damaged or not this key."""
+    """(the stored value, the seconds it took to compute); raises (anything) when the entry is
+    missing, damaged, not this key or not what its description says (`_check`)."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z[_META].tobytes().decode())
-        if meta.get("format") != FORMAT or meta.get("key") != key:
-            raise ValueError("key mismatch")
         arrays = {name: z[name] for name in z.files if name != _META}
+    _check(meta, key, arrays)
     compute_s = meta.get("compute_s")
     return _decode(meta["tree"], arrays), (float(compute_s) if isinstance(
         compute_s, (int, float)) and compute_s >= 0 else 0.0)
@@ -319,10 +346,6 @@ def _warn_once(what: str, error: BaseException) -> None:
         _warned.add(what)
         warnings.warn(f"lowdim.cached: {what}: {error}; the run goes on without storing it",
                       RuntimeWarning, stacklevel=3)
-
-
-# ------------------------------------------------------------------------------------------
-# the decorator
 
 
 def cached(fn: Callable) -> Callable:
