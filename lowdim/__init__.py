@@ -61,6 +61,7 @@ _EXPORTS = {
     "param_change": f"{_ENGINE}.metrics",
     "per_seed": f"{_ENGINE}.data",
     "proportion": "lowdim.stats",
+    "read_report": "lowdim.report",
     "relu_1d_gd": f"{_ENGINE}.ntk",
     "relu_kinks": f"{_ENGINE}.ntk",
     "resolve_device": f"{_ENGINE}.train",

@@ -152,6 +152,54 @@ def test_unchanged_rows_are_not_redrawn_and_stale_figures_go(drawn, tmp_path, mo
     assert not stale.exists() and not stale.with_suffix(".svg").exists()
 
 
+def test_only_figures_that_lowdims_index_lists_are_removed(drawn, tmp_path):
+    rep, _, _ = drawn
+    rows = [r for r in rep["rows"] if r["evidence"]][:2]
+    figdir = tmp_path / figures.FIGURES_DIR
+    figdir.mkdir()
+    foreign = [figdir / "fig1.png", figdir / "fig1.svg", figdir / "test_demo-old-0123abcd.png"]
+    for f in foreign:  # a paper's figures, one even named like lowdim's
+        f.write_bytes(b"not lowdim's")
+    first = figures.write_figures({"rows": rows}, tmp_path)
+    gone = tmp_path / first.paths[rows[1]["test"]]
+    figures.write_figures({"rows": rows[:1]}, tmp_path)  # rows[1] left the report
+    assert not gone.exists() and not gone.with_suffix(".svg").exists()
+    assert all(f.read_bytes() == b"not lowdim's" for f in foreign)
+    # `lowdim report X --out DIR` writes through the same function
+    report.write_reports(rep, tmp_path)
+    assert all(f.read_bytes() == b"not lowdim's" for f in foreign)
+
+
+def test_a_figures_index_that_is_not_lowdims_stops_the_figures_not_the_report(tmp_path,
+                                                                             capsys):
+    figdir = tmp_path / figures.FIGURES_DIR
+    figdir.mkdir()
+    (figdir / "index.json").write_text('{"fig1": "the paper\'s caption"}')
+    (figdir / "fig1.png").write_bytes(b"paper")
+    paths = report.write_reports(sample_report(), tmp_path)
+    assert sorted(p.name for p in figdir.iterdir()) == ["fig1.png", "index.json"]
+    assert (figdir / "index.json").read_text() == '{"fig1": "the paper\'s caption"}'
+    assert "is not lowdim's figure index" in paths["md"].read_text()
+    assert "is not lowdim's figure index" in capsys.readouterr().err
+
+
+def test_every_panel_names_what_its_y_axis_shows(drawn):
+    rep, _, _ = drawn
+    for row in (r for r in rep["rows"] if r["evidence"]):
+        fig = figures.draw_row(row)
+        labels = [ax.get_ylabel() for ax in fig.axes]
+        assert all(labels), (row["test"], labels)
+        stat = row["evidence"]["statistic"]
+        if row["evidence"]["rule"] == "proportion":  # counts of seeds; the property below
+            assert labels[0] == "seeds" and fig.axes[0].get_xlabel().replace("\n", " ") == stat
+        else:
+            assert any(stat in label.replace("\n", " ") for label in labels), labels
+    row = json.loads(json.dumps(next(r for r in rep["rows"] if r["evidence"]
+                                     and r["evidence"]["rule"] == "location")))
+    row["evidence"]["details"]["unit"] = "s"
+    assert figures.draw_row(row).axes[0].get_ylabel() == "median (s)"
+
+
 def test_a_row_that_cannot_be_drawn_costs_only_its_own_figure(drawn, tmp_path, capsys):
     rep, _, _ = drawn
     good = next(r for r in rep["rows"] if r["evidence"])
@@ -222,6 +270,21 @@ def test_plugin_stores_curves_and_docstrings(pytester, monkeypatch):
     assert len(loss["x"]) == figures.MAX_CURVE_POINTS and len(loss["y"]) == 20
     assert "curves" not in rows["test_bad_curves"] and rows["test_bad_curves"]["evidence"] is None
     assert (pytester.path / "out" / "claims.html").is_file()
+
+
+def test_a_report_dir_keeps_the_figures_lowdim_did_not_draw(pytester, monkeypatch):
+    pytester.makepyfile(test_demo=CLAIM_FILE)
+    figdir = pytester.path / "paper" / figures.FIGURES_DIR
+    figdir.mkdir(parents=True)
+    (figdir / "plot.png").write_bytes(b"paper")
+    (figdir / "plot.svg").write_bytes(b"paper")
+    for _ in range(2):  # the second run replaces lowdim's own figures, nothing else
+        result = pytester.runpytest_inprocess("--lowdim-report-dir=paper", "-p",
+                                              "no:cacheprovider", "-n", "0")
+        result.assert_outcomes(passed=1, failed=1)
+    names = sorted(p.name for p in figdir.iterdir())
+    assert "plot.png" in names and "plot.svg" in names and len(names) == 2 + 2 + 1
+    assert (figdir / "plot.png").read_bytes() == b"paper"
 
 
 def test_many_figures_are_drawn_on_a_process_pool_with_the_same_bytes(drawn, tmp_path,

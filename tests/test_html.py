@@ -54,6 +54,9 @@ def test_page_has_summary_methods_figures_and_evidence_escaped(written):
     rows = rep["rows"]
     assert page.count('<tr><td') == len(rows)  # one summary row per test
     assert page.index('id="summary"') < page.index("<h2>Claims</h2>")
+    # the overview first: one row per claim, linked to the claim's first per-test row
+    assert page.index('id="overview"') < page.index('id="summary"')
+    assert page.count('<tr class="claim">') == 1 and 'href="#tests-demo"' in page
     with_evidence = [r for r in rows if r["evidence"]]
     imgs = tags(page, "img")
     assert sorted(i["data-test"] for i in imgs) == sorted(r["test"] for r in with_evidence)
@@ -68,7 +71,8 @@ def test_page_has_summary_methods_figures_and_evidence_escaped(written):
     # self-contained: nothing is fetched from anywhere
     assert not re.search(r'(src|href)="(https?:)?//', page) and "<link" not in page
     # every in-page link has its target
-    ids = {a["id"] for t in ("section", "article", "table") for a in tags(page, t) if "id" in a}
+    ids = {a["id"] for t in ("section", "article", "table", "td") for a in tags(page, t)
+           if "id" in a}
     assert {a["href"][1:] for a in tags(page, "a")} <= ids
 
 

@@ -52,10 +52,15 @@ def write_step_summary(markdown: str, *, path: str | os.PathLike | None = None,
                        limit: int = STEP_SUMMARY_LIMIT) -> Path | None:
     """Append markdown to $GITHUB_STEP_SUMMARY (or `path`) when set, keeping the file under
     `limit` bytes; returns the path written, None when not set or nothing fit. Appending (not
-    an atomic replace) because the runner owns that file and other steps' tools append too."""
+    an atomic replace) because the runner owns that file and other steps' tools append too.
+    Its tables come escaped from lowdim.report.render (md_cell: | and <>& escaped, line breaks
+    folded); here ANSI escapes and control characters go too, whatever the text's source."""
     target = path if path is not None else os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
+    from ..report.render import strip_controls  # pandas, tabulate: only when writing
+
+    markdown = strip_controls(markdown)
     p = Path(target)
     used = p.stat().st_size if p.exists() else 0
     sep = "\n" if used else ""  # a blank line after what other steps wrote

@@ -1,8 +1,9 @@
 """report: a run's report as files. No pytest, no torch.
 
 Owns the report's shape and its reading (schema, at the bottom of lowdim; its JSON Schema:
-publish), its renderings (render: Markdown, CSV frame, terminal table; html: claims.html;
-figures, drawn by draw from curves packed by curves) and `write`, which writes them all.
+publish), its renderings (render: the claims overview, Markdown, CSV frame, terminal table,
+the per-seed frame `read_report`; html: claims.html; figures, drawn by draw from curves packed
+by curves) and `write`, which writes them all.
 May import: lowdim.stats (the firmness columns), pandas, tabulate, matplotlib. Never the
 engine, the plugin or regress.
 """
@@ -25,9 +26,10 @@ from .schema import (
 from .write import dump_report, write, write_reports  # bound over the submodule's name
 
 _LAZY = {  # renderers pull in pandas, tabulate and lowdim.stats: loaded on first use
-    "change_order": ".render", "header_lines": ".render", "render_markdown": ".render",
-    "render_section": ".render", "render_terminal": ".render", "table_rows": ".render",
-    "to_frame": ".render",
+    name: ".render" for name in (
+        "change_order", "csv_text", "header_lines", "holds", "overview", "read_report",
+        "render_markdown", "render_overview", "render_section", "render_terminal",
+        "table_rows", "to_frame")
 }
 
 
@@ -43,7 +45,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "OUTCOMES", "SCHEMA_VERSION", "EvidenceDict", "Meta", "Report", "Row", "atomic_write",
-    "change_order", "check_report", "dump_report", "fmt_interval", "fmt_num", "header_lines",
-    "json_schema", "legacy_rule", "load_report", "render_markdown", "render_section",
-    "render_terminal", "table_rows", "to_frame", "write", "write_reports",
+    "change_order", "check_report", "csv_text", "dump_report", "fmt_interval", "fmt_num",
+    "header_lines", "holds", "json_schema", "legacy_rule", "load_report", "overview",
+    "read_report", "render_markdown", "render_overview", "render_section", "render_terminal",
+    "table_rows", "to_frame", "write", "write_reports",
 ]

@@ -4,7 +4,8 @@ A figure shows what its row decided: the per-seed values of each condition (both
 paired test, every column of a trend), the threshold, the estimate with its interval, the
 verdict in the title and, where the claim recorded them, curves over training steps as a median
 line with a 10-90 % band across seeds. The panels are chosen from the evidence's rule and
-details. No pyplot (no global figure state, no GUI backend); matplotlib is imported inside the
+details; every panel's y axis is labelled with what it shows, named by the row's statistic
+(and its unit, where the evidence's details give one as "unit"). No pyplot (no global figure state, no GUI backend); matplotlib is imported inside the
 functions, so importing this module does not need it. Deterministic: fixed jitter.
 """
 
@@ -42,6 +43,17 @@ def _fmt(x) -> str:
 
 def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=True)) or text
+
+
+def _ylabel(ax, ev: EvidenceDict, what: str = "{}") -> None:
+    """Label the y axis with `what` filled in with the statistic (and its unit), at most three
+    wrapped lines."""
+    unit = (ev.get("details") or {}).get("unit")
+    stat = (ev.get("statistic") or "value") + (f" ({unit})" if isinstance(unit, str) else "")
+    lines = textwrap.wrap(what.format(stat), 26, break_on_hyphens=False) or [what]
+    if len(lines) > 3:
+        lines = [*lines[:2], lines[2][:25] + "…"]
+    ax.set_ylabel("\n".join(lines), fontsize=6.5)
 
 
 def _scale(values: np.ndarray) -> str:
@@ -120,6 +132,7 @@ def _panel_values(ax, ev: EvidenceDict, rng, *, label: str = "per seed") -> None
         else:
             _threshold_line(ax, thr, f"threshold {_fmt(thr)}")
     ax.set_title(f"per-seed values (n={v.size})")
+    _ylabel(ax, ev)
 
 
 def _panel_counts(ax, ev: EvidenceDict, rng) -> None:
@@ -134,7 +147,8 @@ def _panel_counts(ax, ev: EvidenceDict, rng) -> None:
     ax.set_ylim(0, max(n, 1) * 1.12)
     if ev.get("threshold") is not None:
         _threshold_line(ax, ev["threshold"] * n, f"threshold x n = {_fmt(ev['threshold'] * n)}")
-    ax.set_ylabel("seeds")
+    ax.set_ylabel("seeds", fontsize=6.5)
+    ax.set_xlabel(_wrap(ev.get("statistic") or "", 30))
     ax.set_title(_wrap(f"seeds with the property (n={n})", 34))
 
 
@@ -148,6 +162,7 @@ def _panel_arms(ax, ev: EvidenceDict, rng) -> None:
     ax.add_collection(LineCollection(seg, colors="#8c959f", linewidths=0.5, alpha=0.5))
     _strip(ax, [("a", a), ("b", b)], rng, jitter=jitter)
     ax.set_title(f"arms, paired by seed (n={a.size})")
+    _ylabel(ax, ev, "arms a, b of {}")
 
 
 def _panel_trend(ax, ev: EvidenceDict, rng) -> None:
@@ -173,6 +188,7 @@ def _panel_trend(ax, ev: EvidenceDict, rng) -> None:
     order = "predicted order: " + ("increasing" if ev.get("alternative") != "decreasing"
                                    else "decreasing")
     ax.set_title(f"per-seed statistic across conditions (n={s}); {order}")
+    _ylabel(ax, ev, "value at each condition, for {}")
     ax.legend(loc="best", frameon=False)
 
 
@@ -206,6 +222,9 @@ def _panel_decision(ax, ev: EvidenceDict, rng) -> None:
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(-1, 1)
     ax.set_yticks([])
+    level = (ev.get("details") or {}).get("interval_level") or 1 - (ev.get("alpha") or 0.01)
+    sided = "two-sided" if ev.get("alternative") in ("two-sided", "equivalence") else "one-sided"
+    ax.set_ylabel(f"estimate, {100 * level:.4g}%\n{sided} interval", fontsize=6.5)
     ax.spines["left"].set_visible(False)
     ax.set_xlabel(_wrap(ev.get("statistic") or "", 36))
     p = ev.get("p")
@@ -273,7 +292,7 @@ def title(row: Row) -> str:
 # Fixed layout, in inches (constrained layout doubled the cost of a figure): room for two
 # lines of suptitle and of panel title above, tick labels and a wrapped x label below.
 _TOP_H, _CURVE_H = 2.8, 2.3  # heights of the panel row and of the curve row
-_MARGIN = {"left": 0.5, "right": 0.15, "top": 0.78, "bottom": 0.72, "gap": 0.55,
+_MARGIN = {"left": 0.85, "right": 0.15, "top": 0.78, "bottom": 0.72, "gap": 0.9,
            "curve_top": 0.3, "curve_bottom": 0.45, "curve_gap": 0.75, "curve_left": 0.65}
 
 
@@ -298,7 +317,8 @@ def draw_row(row: Row):
     rng = np.random.default_rng(0)  # jitter only; the same picture on every run
     panels = _panels(ev)
     curves = _curve_panels(row.get("curves") or {})
-    width = max(sum(w for w, _ in panels) + _MARGIN["gap"] * (len(panels) - 1) + 0.65,
+    width = max(sum(w for w, _ in panels) + _MARGIN["gap"] * (len(panels) - 1) + _MARGIN["left"]
+                + _MARGIN["right"],
                 3.4 * len(curves))
     name = row["test"].rsplit("/", 1)[-1]
     head = f"{title(row)}\n{_wrap(name, int(width * 14))}"

@@ -71,13 +71,23 @@ def _fingerprint(row: Row, mpl_version: str) -> str:
     return h.hexdigest()
 
 
-def _read_index(path: Path) -> dict[str, str]:
+_STEM = re.compile(r"[A-Za-z0-9_.-]+-[0-9a-f]{8}")  # figure_name's form
+_DIGEST = re.compile(r"[0-9a-f]{40}")  # _fingerprint's form
+
+
+def _read_index(path: Path) -> dict[str, str] | None:
+    """figures/index.json as lowdim wrote it (figure stem -> fingerprint); {} when there is none;
+    None when the file is not lowdim's (another tool's index.json is neither read nor replaced)."""
+    if not path.exists():
+        return {}
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    ok = isinstance(index, dict) and all(isinstance(v, str) for v in index.values())
-    return index if ok else {}
+        return None
+    ok = isinstance(index, dict) and all(
+        _STEM.fullmatch(k) and isinstance(v, str) and _DIGEST.fullmatch(v)
+        for k, v in index.items())
+    return index if ok else None
 
 
 PARALLEL_FROM = 12  # figures to draw before a process pool pays for its start (~1 s a worker)
@@ -125,9 +135,11 @@ def _render_all(rows: list[Row]) -> list:
 
 def write_figures(report: Report, outdir: str | Path) -> FigureSet:
     """Draw figures/<figure_name>.png and .svg for every row with evidence, into outdir (the
-    report folder); remove figures there of rows no longer in the report. A figure whose row,
-    drawing code and matplotlib are unchanged since the files were written (figures/index.json)
-    is kept, not redrawn. Without matplotlib: no figures, a note (printed once to stderr);
+    report folder); remove the figures of rows no longer in the report, and only those: a file
+    is removed only when the figures/index.json that lowdim wrote lists it, so whatever else
+    lives in figures/ (a paper's own figures) stays, and a figures/index.json that is not
+    lowdim's means no figures (a note). A figure whose row, drawing code and matplotlib are
+    unchanged since the files were written (figures/index.json) is kept, not redrawn. Without matplotlib: no figures, a note (printed once to stderr);
     LOWDIM_FIGURES=0 in the environment turns figures off. A row whose figure fails to draw
     keeps a placeholder in the report and its error in `errors`; the other rows are unaffected."""
     rows = [r for r in report["rows"] if r.get("evidence")]
@@ -142,6 +154,12 @@ def write_figures(report: Report, outdir: str | Path) -> FigureSet:
         return FigureSet(note=NO_MATPLOTLIB)
     figdir = Path(outdir) / FIGURES_DIR
     old_index = _read_index(figdir / INDEX)
+    if old_index is None:
+        note = (f"{figdir / INDEX} is not lowdim's figure index, so no figures were drawn "
+                "there (nothing in that folder was touched); write the report to another "
+                "folder, or move that file")
+        sys.stderr.write(f"lowdim: {note}\n")
+        return FigureSet(note=note)
     index, paths, errors = {}, {}, {}
     todo = []  # (stem, row) to draw: new or changed since the files were written
     for row in rows:
@@ -165,9 +183,9 @@ def write_figures(report: Report, outdir: str | Path) -> FigureSet:
                          + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())) + "\n")
     if index or old_index:
         atomic_write(figdir / INDEX, json.dumps(index, indent=0, sort_keys=True) + "\n")
-    for old in (*figdir.glob("*.png"), *figdir.glob("*.svg")):
-        if old.stem not in index:  # a row of an earlier report
-            old.unlink(missing_ok=True)
+    for stem in sorted(set(old_index) - set(index)):  # lowdim's figures of rows now gone
+        for ext in (".png", ".svg"):
+            (figdir / f"{stem}{ext}").unlink(missing_ok=True)
     return FigureSet(paths=paths, errors=errors)
 
 

@@ -1,8 +1,10 @@
 """claims.html: a run's report as one self-contained page (no network: figures are embedded).
 
-At the top a summary table (claim, the source's statement, verdict badge, estimate [interval],
-seeds, time), then one section per claim: the claim file's docstring (its method), and for each
-test its figure and evidence. Built from the report dict and the figures that
+At the top the overview (one row per claim: the source's statement, how many of its tests held,
+did not hold, stayed inconclusive or were not decided, one line of what the evidence says; the
+rule is render.holds), each linked to the claim's first row of the per-test table (claim, the
+source's statement, verdict badge, estimate [interval], seeds, time), then one section per
+claim: the claim file's docstring (its method), and for each test its figure and evidence. Built from the report dict and the figures that
 `figures.write_figures` drew, with the standard library's html escaping. A few lines of
 inline script mark every figure as loaded (data-loaded="1") once the page has loaded, and write
 its position (data-rect), so a browser test can check what a user sees.
@@ -13,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 import struct
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from .draw import VERDICT_COLORS, XFAIL_NOTE
 from .figures import FigureSet
+from .render import COUNTS, HOLDS_RULE, anchor, md_cell, one_line, overview, strip_controls
 from .schema import ClaimInfo, Report, Row, fmt_interval, fmt_num
 
 _OUTCOME_COLORS = {"passed": "#1a7f37", "xfailed": "#6e7781", "failed": "#cf222e",
@@ -68,12 +70,8 @@ window.addEventListener("load", function () {
 
 
 def _e(text) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
-
-
-def anchor(prefix: str, name: str) -> str:
-    """An id attribute value for a claim or a test: prefix-<name with only [A-Za-z0-9_.-]>."""
-    return f"{prefix}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
+    """text for HTML: escaped (quotes too), without ANSI escapes and control characters."""
+    return html.escape(strip_controls(text), quote=True)
 
 
 def badge(row: Row) -> str:
@@ -106,6 +104,21 @@ def _claim_info(report: Report, claim: str, rows: list[Row]) -> ClaimInfo:
     return info
 
 
+def _overview(report: Report) -> str:
+    """One row per claim, its link to the claim's first row in the per-test table below."""
+    head = ("claim", "source's statement", *COUNTS, "what the evidence says")
+    out = ['<table class="summary" id="overview"><thead><tr>',
+           "".join(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    for o in overview(report):
+        out.append('<tr class="claim">'
+                   f'<td><a href="#{o["anchor"]}">{_e(o["claim"] or "(no claim)")}</a></td>'
+                   f'<td class="statement">{_e(o["statement"])}</td>'
+                   + "".join(f'<td class="num">{o[c]}</td>' for c in COUNTS)
+                   + f"<td>{_e(o['evidence'])}</td></tr>")
+    out.append(f'</tbody></table><p class="meta">{_e(HOLDS_RULE)}.</p>')
+    return "\n".join(out)
+
+
 def _summary(report: Report) -> str:
     head = ("claim", "source's statement", "test", "verdict", "estimate [interval]", "seeds",
             "time (s)")
@@ -120,7 +133,7 @@ def _summary(report: Report) -> str:
                 span = f' rowspan="{len(rows)}"' if len(rows) > 1 else ""
                 link = (f'<a href="#{anchor("claim", claim)}">{_e(claim)}</a>' if claim
                         else "(no claim)")
-                cells += [f"<td{span}>{link}</td>",
+                cells += [f'<td{span} id="{anchor("tests", claim or "none")}">{link}</td>',
                           f'<td{span} class="statement">{_e(info["statement"])}</td>']
             name = row["test"].split("::", 1)[-1]
             estimate = f"{fmt_num(ev['estimate'])} {fmt_interval(ev)}" if ev else "–"
@@ -221,7 +234,8 @@ def render_html(report: Report, figures: FigureSet, outdir: str | Path) -> str:
         '<p class="meta">outcomes: ' + _e(", ".join(
             f"{k} {int(v)}" for k, v in counts.items())) + "</p>",
         *(f'<p class="note">{_e(n)}</p>' for n in notes),
-        "<h2>Summary</h2>", _summary(report), "<h2>Claims</h2>",
+        "<h2>Overview</h2>", _overview(report),
+        "<h2>Tests</h2>", _summary(report), "<h2>Claims</h2>",
     ]
     for claim, rows in _groups(report):
         info = _claim_info(report, claim, rows)
@@ -251,6 +265,6 @@ def render_figure_links(report: Report, figures: FigureSet) -> str:
     for row in report["rows"]:
         rel = figures.paths.get(row["test"])
         if rel:
-            label = row["test"].split("::", 1)[-1].replace("`", "'")
-            lines.append(f"- {row.get('claim') or '–'}: [`{label}`]({rel})")
+            label = one_line(row["test"].split("::", 1)[-1]).replace("`", "'")
+            lines.append(f"- {md_cell(row.get('claim') or '–')}: [`{label}`]({rel})")
     return "\n".join(lines) + "\n"

@@ -24,11 +24,12 @@ def write(report: Report, outdir: str | os.PathLike, *,
           name: str = REPORT_NAME) -> dict[str, Path]:
     """Write report into outdir as `name` with its .md and .csv beside it (same stem); under
     the name claims.json also the figures (figures/, needs matplotlib) and claims.html, which
-    belong to a report folder. Returns {kind: path}: json, md, csv (html, figures)."""
+    belong to a report folder. Returns {kind: path}: json, md, csv (html, figures). In
+    figures/ only files that lowdim's figures/index.json lists are ever removed."""
     # imported here, not above: `import lowdim.report` binds `write` without loading pandas,
     # tabulate, lowdim.stats and matplotlib, which only writing needs
     from . import figures, html
-    from .render import render_markdown, to_frame
+    from .render import csv_text, render_markdown, to_frame
 
     outdir = Path(outdir)
     if not name.endswith(".json"):
@@ -39,12 +40,12 @@ def write(report: Report, outdir: str | os.PathLike, *,
     atomic_write(paths["json"], dump_report(report))
     if name != REPORT_NAME:
         atomic_write(paths["md"], render_markdown(report))
-        atomic_write(paths["csv"], to_frame(report).to_csv(index=False))
+        atomic_write(paths["csv"], csv_text(to_frame(report)))
         return paths
     paths["html"] = outdir / "claims.html"
     figs = figures.write_figures(report, outdir)
     atomic_write(paths["md"], render_markdown(report) + html.render_figure_links(report, figs))
-    atomic_write(paths["csv"], to_frame(report).to_csv(index=False))
+    atomic_write(paths["csv"], csv_text(to_frame(report)))
     atomic_write(paths["html"], html.render_html(report, figs, outdir))
     if figs.paths:
         paths["figures"] = outdir / figures.FIGURES_DIR
