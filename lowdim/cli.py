@@ -1,7 +1,8 @@
 """Command line: `python -m lowdim <command>` (also installed as the `lowdim` script).
 
-    report PATH [--out DIR]   re-render claims.md / .csv / .html and figures/ from a claims.json,
-                              no training
+    report PATH [--out DIR] [--per-seed CSV]   re-render claims.md / .csv / .html and
+                              figures/ from a claims.json, no training; --per-seed also writes
+                              one row per test and seed (lowdim.read_report) as CSV
     compare BASELINE REPORT   row by row: verdict changed / drift / claim changed / new / vanished
                               (exit 1 when a verdict changed for an unchanged method)
     merge OUT.json SHARD.json...  [--baseline PATH]   one report from the shards of a run
@@ -24,6 +25,9 @@ def _cmd_report(args) -> int:
     rep = _report.load_report(args.path)
     out = Path(args.out) if args.out else Path(args.path).parent
     paths = _report.write_reports(rep, out)
+    if args.per_seed:
+        paths["per_seed"] = Path(args.per_seed)
+        _report.atomic_write(paths["per_seed"], _report.csv_text(_report.read_report(rep)))
     print(_report.render_terminal(rep))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="re-render md/csv/html and figures from a claims.json")
     p.add_argument("path", help="a claims.json written by `pytest claims`")
     p.add_argument("--out", help="folder for the rendered files (default: beside PATH)")
+    p.add_argument("--per-seed", metavar="CSV", help="also write one row per test and seed "
+                   "(claim, test, conditions, seed, value, verdict, outcome, run) to this CSV")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("compare", help="compare a report with a baseline, row by row")
     p.add_argument("baseline", help="the stored report (e.g. reports/baseline.json)")
