@@ -155,7 +155,7 @@ def test_the_terminal_opens_with_the_overview():
 # ------------------------------------------------------------------------------------------------
 # hostile text: ids and statements with |, line breaks, HTML, ANSI escapes, formula prefixes
 
-NASTY = "a|b\nc\r\nd <script>x</script> & \x1b[31mred\x1b[0m \\|e\u2028f\x85g\x07"
+NASTY = "a|b\nc\r\nd <script>x</script> & \x1b[31mred\x1b[0m \\|e\u2028f\x85g\x07 [x](y) ]"
 
 
 def nasty_report() -> dict:
@@ -171,6 +171,9 @@ def test_markdown_cells_keep_the_table_columns_and_pass_no_html():
     md = render.render_markdown(nasty_report())
     for table in table_lines(md):
         assert {columns(line) for line in table} == {columns(table[0])}, table
+    overview = table_lines(md)[0]
+    assert [len(re.findall(r"^\| \[[^\[\]]*\]\(#tests-[^)]*\)", line)) for line in overview[2:]] \
+        == [1, 1, 1]  # each claim one link, whatever brackets its id holds
     assert "<script>" not in md and "&lt;script&gt;" in md and "&amp;" in md
     assert "\x1b" not in md and "\x07" not in md and "\r" not in md
     assert "a\\|b c d" in md  # | escaped, line breaks folded to one space

@@ -3,8 +3,12 @@ table, the CSV frame, the per-seed frame (read_report), and the parts they share
 overview, table rows, header lines, the baseline section).
 
 Every page opens with the overview: one row per claim id with how many of its tests held, did
-not hold, stayed inconclusive or were not decided (`holds`, from a row's outcome and verdict
-only), linked to the claim's first per-test row below.
+not hold, stayed inconclusive or were not decided, and one line of what the evidence says,
+linked to the claim's first per-test row below. Whether a test held is read from its row's
+outcome and verdict only (`holds`): held = passed with SUPPORTED, or xfailed (a strict xfail)
+with REFUTED, i.e. the source's statement fails as the claim file says; inconclusive = verdict
+INCONCLUSIVE; not decided = no evidence or an outcome other than passed/failed/x(fail|pass)ed;
+did not hold = every other row (failed, xpassed, xfailed with SUPPORTED).
 
 Text from a report (ids, statements, conditions) is untrusted: Markdown cells escape `|` and
 `<>&` and fold line breaks (`md_cell`), terminal cells drop control characters and ANSI escapes
@@ -69,7 +73,6 @@ def csv_text(frame: pd.DataFrame) -> str:
     return out.to_csv(index=False)
 
 
-# ------------------------------------------------------------------------------------------------
 Holds = Literal["supported", "refuted as claimed", "not held", "inconclusive", "undecided"]
 HOLDS: tuple[str, ...] = get_args(Holds)
 HELD = ("supported", "refuted as claimed")  # the two kinds the overview counts as held
@@ -120,7 +123,8 @@ def evidence_line(rows: list[Row]) -> str:
     kinds = [holds(r) for r in rows]
     parts, lead = [], None
     for kind, label in (("not held", "did not hold"),
-                        ("refuted as claimed", "refuted the source's statement as the claim file says"),
+                        ("refuted as claimed",
+                         "refuted the source's statement as the claim file says"),
                         ("inconclusive", "inconclusive")):
         these = [r for r, k in zip(rows, kinds) if k == kind]
         if these:
@@ -208,7 +212,8 @@ def _md_table(rows: list[dict]) -> str:
 
 def render_overview(report: Report) -> str:
     """The Markdown overview: one row per claim, each linked to its first per-test row."""
-    rows = [{"claim": f"[{md_cell(o['claim'] or '(no claim)').replace('[', '&#91;')}]"
+    label = {ord("["): "&#91;", ord("]"): "&#93;"}  # brackets in a link's text: entities
+    rows = [{"claim": f"[{md_cell(o['claim'] or '(no claim)').translate(label)}]"
                       f"(#{o['anchor']})",
              "source's statement": md_cell(o["statement"]),
              **{col: o[col] for col in COUNTS},
