@@ -4,7 +4,9 @@
                               figures/ from a claims.json, no training; --per-seed also writes
                               one row per test and seed (lowdim.read_report) as CSV
     compare BASELINE REPORT   row by row: verdict changed / drift / claim changed / new / vanished
-                              (exit 1 when a verdict changed for an unchanged method)
+                              (exit 1 when a verdict changed for an unchanged method); each a
+                              path or a kept run: last, -2, a run number or id (`history`)
+    history [--history-dir DIR]   the kept runs (reports/history), with their verdict counts
     merge OUT.json SHARD.json...  [--baseline PATH]   one report from the shards of a run
     new NAME [--dir claims]   write claims/test_<name>.py, a claim skeleton that passes
     calibrate [--runs N] [--json PATH] [--seed K]   simulate every decision rule: type-I error,
@@ -39,9 +41,13 @@ def _print_comparison(comparison: dict) -> None:
 
 
 def _cmd_compare(args) -> int:
-    base = _baseline.load_baseline(args.baseline, option="BASELINE")
-    new = _baseline.load_baseline(args.report, option="REPORT")
-    comparison = _baseline.compare(base, new, label=args.baseline)
+    from .regress import history
+
+    paths = [history.resolve(ref, args.history_dir) for ref in (args.baseline, args.report)]
+    base = _baseline.load_baseline(paths[0], option="BASELINE")
+    new = _baseline.load_baseline(paths[1], option="REPORT")
+    label = str(paths[0]) if str(paths[0]) == args.baseline else f"{args.baseline} ({paths[0]})"
+    comparison = _baseline.compare(base, new, label=label)
     _print_comparison(comparison)
     _baseline.annotate(new, comparison)
     _baseline.write_step_summary(f"# lowdim compare\n{_report.render_section(new['meta'])}")
@@ -71,6 +77,14 @@ def _cmd_merge(args) -> int:
     return 1 if comparison is not None and comparison["failed"] else 0
 
 
+def _cmd_history(args) -> int:
+    from .regress import history
+
+    for line in history.render_history(args.history_dir):
+        print(line)
+    return 0
+
+
 def _cmd_new(args) -> int:
     from . import scaffold
 
@@ -96,9 +110,16 @@ def main(argv: list[str] | None = None) -> int:
                    "(claim, test, conditions, seed, value, verdict, outcome, run) to this CSV")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("compare", help="compare a report with a baseline, row by row")
-    p.add_argument("baseline", help="the stored report (e.g. reports/baseline.json)")
+    p.add_argument("baseline", help="the stored report (e.g. reports/baseline.json, last, -2)")
     p.add_argument("report", help="the new report (e.g. reports/claims.json)")
+    p.add_argument("--history-dir", default="reports/history", metavar="DIR",
+                   help="where kept runs are (default reports/history); BASELINE and REPORT "
+                        "may each be last, -K, a run number or id there, or a path")
     p.set_defaults(func=_cmd_compare)
+    p = sub.add_parser("history", help="list the kept runs with their verdict counts")
+    p.add_argument("--history-dir", default="reports/history", metavar="DIR",
+                   help="where kept runs are (default reports/history)")
+    p.set_defaults(func=_cmd_history)
     p = sub.add_parser("merge", help="merge the claims.json of shards into one report")
     p.add_argument("out", help="the merged report, a .json path (.md and .csv go beside it)")
     p.add_argument("shards", nargs="+", help="the shards' claims.json files")

@@ -323,15 +323,30 @@ def test_step_summary_is_appended_and_kept_under_the_limit(tmp_path):
     assert target.read_text() == text + "\nok\n"  # appended after a blank line, at the limit
 
 
-def test_a_verdict_changed_on_other_cpu_kernels_is_reported_not_failing():
+def test_a_verdict_changed_on_other_cpu_kernels_fails_unless_the_baseline_row_is_fragile():
     v = np.random.default_rng(1).normal(1.0, 0.1, 20)
     base, new = report_of([row("f.py::a", v)]), report_of([row("f.py::a", v)])
     new["rows"][0]["evidence"]["verdict"] = "INCONCLUSIVE"
     base["meta"]["cpu_capability"], new["meta"]["cpu_capability"] = "AVX2", "AVX512"
-    c = bl.compare(base, new)
-    d = c["rows"]["f.py::a"]
-    assert d["status"] == "verdict changed on another CPU" and not c["failed"]
-    assert "AVX2 → AVX512" in d["text"] and any("CPU kernels differ" in n for n in c["notes"])
+    # fragile by the report's own measure: <= 2 seeds reversed change it, or p within 10x alpha
+    for fragility in ({"flips": 2, "log10_p_alpha": -4.0}, {"flips": 9, "log10_p_alpha": -0.9}):
+        base["rows"][0]["fragility"] = {**fragility, "flips_to": "INCONCLUSIVE", "move": "-"}
+        c = bl.compare(base, new)
+        d = c["rows"]["f.py::a"]
+        assert d["status"] == "verdict changed on another CPU" and not c["failed"]
+        assert "AVX2 → AVX512" in d["text"] and "the baseline row is fragile" in d["text"]
+        assert c["other_cpu"] and any("CPU kernels differ" in n for n in c["notes"])
+    # robust (its recorded fragility, or computed from its evidence: 3 flips): the gate holds
+    for fragility in ({"flips": 3, "log10_p_alpha": -4.0, "flips_to": None, "move": "-"}, None):
+        base["rows"][0]["fragility"] = fragility
+        c = bl.compare(base, new)
+        d = c["rows"]["f.py::a"]
+        assert d["status"] == "verdict changed" and c["failed"], d
+        assert "on another CPU (AVX2 → AVX512), and the baseline row is robust" in d["text"]
+    lines = [line for line, red in bl.render_terminal(c) if red]
+    assert lines[0].startswith("lowdim: NO BASELINE OF THIS CPU KIND: baseline ran on other CPU")
+    base["rows"][0]["fragility"] = {"flips": 1, "log10_p_alpha": -4.0, "flips_to": None,
+                                    "move": "-"}
     # the same kernels, or a baseline that did not record them: the gate holds
     for cap in ("AVX512", None):
         base["meta"]["cpu_capability"] = cap
@@ -350,6 +365,8 @@ def test_measured_kernel_fingerprints_decide_other_cpu_over_the_capability_name(
     for m, kern, fp in ((base, "AVX512/mkl-avx512", "aaaaaaaaaaaa"),
                         (new, "AVX512/mkl-avx2", "bbbbbbbbbbbb")):
         m["meta"].update(cpu_capability="AVX512", cpu_kernels=kern, numerics=fp)
+    base["rows"][0]["fragility"] = {"flips": 1, "log10_p_alpha": -1.5, "flips_to": "INCONCLUSIVE",
+                                    "move": "-"}
     c = bl.compare(base, new)
     assert c["rows"]["f.py::a"]["status"] == "verdict changed on another CPU" and not c["failed"]
     assert "AVX512/mkl-avx512 (aaaaaaaaaaaa) → AVX512/mkl-avx2 (bbbbbbbbbbbb)" in c["rows"][

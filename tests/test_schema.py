@@ -147,3 +147,34 @@ def test_load_report_names_the_key_of_a_wrong_type(tmp_path, where, value, messa
         schema.load_report(path)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(rep, json_schema())
+
+
+@pytest.mark.parametrize("where, value, message", [
+    (("rows", 0, "evidence", "n"), -1, r"rows\[0\]\.evidence\.n \(test t\.py::x\): expected a "
+                                       r"number >= 0, got -1"),
+    (("rows", 0, "evidence", "p"), 1.5, r"rows\[0\]\.evidence\.p .*expected a number from 0 to 1"),
+    (("meta", "shard"), {"index": 1, "count": 10**7},
+     r"meta\.shard\.count: expected a number from 1 to 1000, got 10000000"),
+], ids=["negative-n", "p-over-1", "shard-count"])
+def test_ranges_are_published_and_checked_by_the_regress_loader(tmp_path, where, value, message):
+    import lowdim as ld
+    from lowdim.report import publish
+
+    rep = {"schema_version": schema.SCHEMA_VERSION, "meta": {"options": {"seeds": 3}},
+           "rows": [{"test": "t.py::x", "outcome": "passed", "duration_s": 1.0,
+                     "evidence": ld.proportion([1, 1, 0], threshold=0.5).to_dict()}]}
+    target = rep
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(rep))
+    with pytest.raises(ValueError, match=f"BASELINE {re.escape(str(path))}: {message}"):
+        regress.load_baseline(path, option="BASELINE")
+    with pytest.raises(jsonschema.ValidationError):  # the published schema says the same
+        jsonschema.validate(rep, json_schema())
+    shape, field = {"n": ("EvidenceDict", "n"), "p": ("EvidenceDict", "p"),
+                    "shard": ("Shard", "count")}[where[-1]]
+    lo, hi = publish.RANGES[(shape, field)]
+    published = json_schema()["$defs"][shape]["properties"][field]
+    assert (published.get("minimum"), published.get("maximum")) == (lo, hi)

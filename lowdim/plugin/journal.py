@@ -13,6 +13,9 @@ import json
 import os
 from pathlib import Path
 
+from ..report.publish import in_range
+from ..report.schema import MAX_BYTES, MAX_ITEMS, Row, check, parse_json
+
 JOURNAL_FORMAT = 1
 
 
@@ -25,19 +28,32 @@ def journal_header(args: list) -> str:
 
 
 def load_journal(path: str | os.PathLike) -> tuple[dict, list[dict]]:
-    """(header, rows) of a journal: JSON lines, nothing unpickled or executed. A last line cut
-    short by the crash is skipped."""
+    """(header, rows) of a journal, its JSON lines read through report.schema's loader
+    (parse_json: bounded, finite numbers; nothing unpickled or executed). The header keeps only
+    its fields of the right type, `started` only as an ISO time (it names the file a crashed
+    run's rows are kept in); a row must fit report.schema.Row. A line that is not JSON (the last
+    one, cut short by the crash), a damaged header and rows that do not fit are skipped: a
+    damaged journal never stops a later run. At most MAX_ITEMS lines of MAX_BYTES are read."""
+    fields = {"lowdim_journal": int, "pid": int, "started": str, "args": list[str]}
     header: dict = {}
     rows: list[dict] = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
+    with open(path, "rb") as f:
+        for i, line in enumerate(iter(lambda: f.readline(MAX_BYTES), b""), 1):
+            if i > MAX_ITEMS:
+                break
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
+                obj = parse_json(line, f"{path}:{i}")
+            except ValueError:
                 continue
             if isinstance(obj, dict) and "lowdim_journal" in obj:
-                header = obj
-            elif isinstance(obj, dict) and isinstance(obj.get("test"), str):
+                header = {k: v for k, v in obj.items()
+                          if k in fields and check(v, fields[k]) is None}
+                try:
+                    _dt.datetime.fromisoformat(header.get("started", ""))
+                except ValueError:
+                    header.pop("started", None)
+            elif isinstance(obj, dict) and isinstance(obj.get("test"), str) and check(
+                    obj, Row, "", in_range) is None:
                 rows.append(obj)
     return header, rows
 

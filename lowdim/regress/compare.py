@@ -2,15 +2,19 @@
 
     claim changed     the row's method hash differs: the claim file's code, its decision or
                       conditions, the profile or the seed count changed; not a finding
-    VERDICT CHANGED   same method, another verdict: the finding changed (the session fails)
+    VERDICT CHANGED   same method, another verdict: the finding changed (the session fails),
+                      also where the baseline ran on another CPU kind and its row is robust
     verdict changed on another CPU
                       the same, but the baseline ran on a CPU whose kernels round differently
                       (meta numerics, a measured fingerprint, lowdim.kernels; e.g. AVX2 vs
-                      AVX512, or Intel's MKL AVX-512 path vs AMD's): float rounding differs, and a
+                      AVX512, or Intel's MKL AVX-512 path vs AMD's) and its row is fragile by
+                      the report's own measure (FRAGILE_RULE): float rounding differs, and a
                       seed whose outcome is on a knife edge can go the other way; reported, not
-                      failing (record a baseline on this kind of CPU to gate on it). Other
-                      versions of torch / numpy / scipy are never excused: a finding that moves
-                      with an upgrade is what the gate is for.
+                      failing. A robust row (more seeds than that, p far from alpha) does not
+                      move with rounding: its change fails the session on every CPU kind.
+                      Record a baseline per CPU kind (regress.run: --lowdim-baseline DIR) to
+                      gate every row there. Other versions of torch / numpy / scipy are never
+                      excused: a finding that moves with an upgrade is what the gate is for.
     drift             same method and verdict, other per-seed values; an equivalence test (TOST)
                       on the per-seed differences says whether they stay within a stated margin
     unchanged         same method, identical per-seed values
@@ -34,6 +38,7 @@ import numpy as np
 from scipy import stats as st
 
 from ..report import change_order, dump_report
+from ..report.publish import in_range
 from ..report.schema import (
     BaselineRun,
     Change,
@@ -48,9 +53,16 @@ from ..report.schema import (
     load_report,
 )
 from ..stats import equivalence
+from ..stats.fragility import fragility
 from .shards import file_of, seed_block_text
 
 DRIFT_MARGIN_SCALE = 0.5  # margin = this x the baseline's robust per-seed spread
+FRAGILE_FLIPS, FRAGILE_LOG10 = 2, 1.0  # a fragile row: <= 2 seeds flip it, or p within 10x alpha
+FRAGILE_RULE = (
+    f"on another CPU kind a changed verdict fails unless the baseline row is fragile: at most "
+    f"{FRAGILE_FLIPS} seeds reversed change its verdict (fragility flips), or its p is within "
+    f"{FRAGILE_LOG10:g} order of magnitude of alpha (|log10(p/alpha)| <= {FRAGILE_LOG10:g})"
+)
 FAILING: tuple[Status, ...] = ("verdict changed", "not replicated")  # fail a session / `compare`
 MARGIN_RULE = (
     f"drift margin = {DRIFT_MARGIN_SCALE:g} x the baseline's spread over seeds (normal-scaled "
@@ -72,18 +84,23 @@ class Comparison(TypedDict):
     outside: dict[str, int]  # test file -> baseline rows not compared (not in this run)
     counts: dict[str, int]
     failed: bool
+    other_cpu: bool  # the baseline ran on CPU kernels that round differently (FRAGILE_RULE)
 
 
 def load_baseline(path: str | os.PathLike, *, option: str = "baseline") -> Report:
-    """Read a stored report for comparison; ValueError naming the path and the problem."""
+    """Read a stored report for comparison (a baseline, a shard, a history entry) through
+    report.schema's loader: bounded JSON, every known key's type and range (report.publish);
+    ValueError in one line naming the path, the key and what was expected there."""
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{option} {p}: no such file; write one with --lowdim-save-baseline "
                          f"{p} (or pass the path of a claims.json)")
     try:
         rep = load_report(p, check=False)  # what a comparison needs first, in its words
-    except (ValueError, OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{option} {p}: {e}") from None
+    except ValueError as e:  # it names the file
+        raise ValueError(f"{option} {e}") from None
+    except OSError as e:
+        raise ValueError(f"{option} {p}: cannot read it ({e.strerror or e})") from None
     if not isinstance(rep["rows"], list) or not all(
             isinstance(r, dict) and isinstance(r.get("test"), str) for r in rep["rows"]):
         raise ValueError(f"{option} {p}: 'rows' must be a list of objects with a 'test' id")
@@ -103,7 +120,7 @@ def load_baseline(path: str | os.PathLike, *, option: str = "baseline") -> Repor
             raise ValueError(f"{option} {p}: row {r['test']}: 'evidence' needs a verdict and a "
                              "list of per-seed numbers ('values')")
     try:
-        check_report(rep, p)  # every other key's type
+        check_report(rep, p, extra=in_range)  # every other key's type and range
     except ValueError as e:
         raise ValueError(f"{option} {e}") from None
     return rep
@@ -137,7 +154,7 @@ def check_comparable(base_meta: Meta, new_meta: Meta) -> tuple[str, list[str]]:
         notes.append(f"CPU kernels differ: {kernels_label(base_meta)} → "
                      f"{kernels_label(new_meta)}"
                      + (f" (probes that round differently: {', '.join(which)})" if which else "")
-                     + "; a changed verdict is reported, not failing")
+                     + f"; {FRAGILE_RULE}")
     return mode, notes
 
 
@@ -149,6 +166,23 @@ def other_cpu(base_meta: Meta, new_meta: Meta) -> bool:
     key = "numerics" if base_meta.get("numerics") and new_meta.get("numerics") else "cpu_capability"
     b, n = base_meta.get(key), new_meta.get(key)
     return bool(b and n and b != n and on_cpu)
+
+
+def fragile(row: Row) -> str | None:
+    """Why a baseline row is fragile by FRAGILE_RULE ('flips 1', '|log10(p/alpha)| 0.42'), or
+    None when it is robust. Its recorded fragility, else computed from its evidence."""
+    frag = row.get("fragility")
+    if frag is None and row.get("evidence"):
+        try:
+            frag = fragility(row["evidence"])
+        except (ValueError, TypeError, KeyError, IndexError):
+            frag = None
+    flips, lp = (frag or {}).get("flips"), (frag or {}).get("log10_p_alpha")
+    if flips is not None and flips <= FRAGILE_FLIPS:
+        return f"flips {flips}"
+    if lp is not None and abs(lp) <= FRAGILE_LOG10:
+        return f"|log10(p/alpha)| {abs(lp):.2g}"
+    return None
 
 
 def kernels_label(meta: Meta) -> str:
@@ -197,7 +231,9 @@ def _drift(ev0: EvidenceDict, ev1: EvidenceDict) -> dict:
     a, b = _floats(v0), _floats(v1)
     one_nan = np.isnan(a) ^ np.isnan(b)
     ok = ~np.isnan(a) & ~np.isnan(b)
-    d = b[ok] - a[ok]  # (S_ok,) per-seed change
+    with np.errstate(all="ignore"):  # values near MAX_ABS: an overflow is caught below
+        d = b[ok] - a[ok]  # (S_ok,) per-seed change
+        margin = drift_margin(a[~np.isnan(a)]) if np.any(d) else 0.0
     changed = int(np.count_nonzero(d) + one_nan.sum())
     out = {"status": "drift", "n_changed": changed, "n": int(a.size),
            "max_abs_diff": float(np.abs(d).max()) if d.size else None,
@@ -205,7 +241,10 @@ def _drift(ev0: EvidenceDict, ev1: EvidenceDict) -> dict:
     if d.size == 0 or not np.any(d):
         out["text"] = f"drift: {int(one_nan.sum())} seed(s) diverged in one run only"
         return out
-    margin = drift_margin(a[~np.isnan(a)])
+    if not (np.all(np.isfinite(d)) and np.isfinite(margin)):
+        out["max_abs_diff"] = None
+        out["text"] = f"drift: {changed}/{a.size} seeds changed, by more than a float holds"
+        return out
     tost = equivalence(d, margin=margin, alpha=float(ev0.get("alpha") or 0.01))
     out.update(margin=margin, tost_p=float(tost.p), tost_verdict=tost.verdict.value,
                median_diff=float(tost.estimate))
@@ -237,11 +276,16 @@ def _diff_rows(old: Row, new: Row, mode: str, cpu: tuple[str, str] | None = None
             text += "; no method hash to compare"
         return {**base, "status": "claim changed", "text": text}
     if v0 != v1:
-        if mode == "regression" and cpu is not None:
+        why = fragile(old) if mode == "regression" and cpu is not None else None
+        if why:
             return {**base, "status": "verdict changed on another CPU",
-                    "text": f"verdict changed on another CPU ({cpu[0]} → {cpu[1]}): {v0} → {v1}"}
+                    "text": f"verdict changed on another CPU ({cpu[0]} → {cpu[1]}): {v0} → {v1}; "
+                            f"the baseline row is fragile ({why}): reported, not failing"}
         status = "verdict changed" if mode == "regression" else "not replicated"
-        return {**base, "status": status, "text": f"{status.upper()}: {v0} → {v1}"}
+        robust = (f" on another CPU ({cpu[0]} → {cpu[1]}), and the baseline row is robust (more "
+                  f"than {FRAGILE_FLIPS} seeds reversed to change it, p not within "
+                  f"{10 ** FRAGILE_LOG10:g}x of alpha)" if mode == "regression" and cpu else "")
+        return {**base, "status": status, "text": f"{status.upper()}: {v0} → {v1}{robust}"}
     if mode == "replication":
         return {**base, "status": "replicated", "text": f"replicated ({v1})"}
     return {**base, **_drift(ev0, ev1)}
@@ -294,6 +338,7 @@ def compare(base: Report, new: Report, *, label: str = "baseline",
         "rows": rows, "vanished": vanished, "outside": outside,
         "counts": dict(sorted(counts.items())),
         "failed": any(d["status"] in FAILING for d in rows.values()),
+        "other_cpu": cpu is not None,
     }
 
 
@@ -334,6 +379,10 @@ def render_terminal(comparison: Comparison, *, width: int = 100) -> list[tuple[s
               f"{b['baseline_run']['seed_block']}): "
               + ", ".join(f"{k} {v}" for k, v in b["counts"].items()), False)]
     lines += [(f"  {n}", False) for n in b["notes"]]
+    if b.get("other_cpu"):
+        lines.append((f"lowdim: NO BASELINE OF THIS CPU KIND: {b['label']} ran on other CPU "
+                       f"kernels; {FRAGILE_RULE}. Record one on this kind with "
+                       "--lowdim-save-baseline DIR and gate with --lowdim-baseline DIR", True))
     changes = [{"test": t, **d} for t, d in b["rows"].items() if d["status"] != "unchanged"]
     for c in sorted(changes + b["vanished"], key=change_order):
         red = c["status"] in FAILING
@@ -347,6 +396,7 @@ def render_terminal(comparison: Comparison, *, width: int = 100) -> list[tuple[s
     return lines
 
 
-__all__ = ["DRIFT_MARGIN_SCALE", "FAILING", "MARGIN_RULE", "Comparison", "annotate",
-           "check_comparable", "compare", "drift_margin", "kernels_label", "load_baseline",
-           "other_cpu", "render_terminal", "save_baseline", "strip_comparison"]
+__all__ = ["DRIFT_MARGIN_SCALE", "FAILING", "FRAGILE_FLIPS", "FRAGILE_LOG10", "FRAGILE_RULE",
+           "MARGIN_RULE", "Comparison", "annotate", "check_comparable", "compare",
+           "drift_margin", "fragile", "kernels_label", "load_baseline", "other_cpu",
+           "render_terminal", "save_baseline", "strip_comparison"]

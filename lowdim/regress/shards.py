@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..report import write
+from ..report.publish import MAX_SHARDS
 from ..report.schema import Meta, Report, Row, SeedBlock
 from ..stats import holm
 
@@ -17,7 +18,7 @@ OUTPUT_OPTIONS = ("report_dir", "write")  # options that change where a report g
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'I/N' -> (I, N), 1 <= I <= N; None stays None."""
+    """'I/N' -> (I, N), 1 <= I <= N <= MAX_SHARDS; None stays None."""
     if text is None:
         return None
     try:
@@ -26,6 +27,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         raise ValueError(f"--lowdim-shard: got {text!r}; need I/N, e.g. 2/4") from None
     if not 1 <= i <= n:
         raise ValueError(f"--lowdim-shard: got {text!r}; need 1 <= I <= N, e.g. 2/4")
+    if n > MAX_SHARDS:
+        raise ValueError(f"--lowdim-shard: got {text!r}; need N <= {MAX_SHARDS}")
     return i, n
 
 
@@ -117,6 +120,10 @@ def merge(inputs: Sequence[tuple[str, Report]]) -> Report:
                              + ", ".join(f"{k} {a!r} vs {b!r}" for k, (a, b) in sorted(diff.items()))
                              + "; run every shard with the same --lowdim-* options")
         sh = meta.get("shard")
+        if sh is not None and not (isinstance(sh, dict) and all(
+                type(sh.get(k)) is int and 1 <= sh[k] <= MAX_SHARDS for k in ("index", "count"))):
+            raise ValueError(f"{path}: meta.shard: expected index and count from 1 to "
+                             f"{MAX_SHARDS}, got {str(sh)[:60]}; merge reports of --lowdim-shard")
         if (sh is None) != (m0.get("shard") is None):
             raise ValueError(f"{path} and {path0}: one is a shard, the other a full run")
         if sh is not None:

@@ -1,10 +1,13 @@
-"""The JSON Schema (draft 2020-12) of claims.json, made from report.schema's TypedDicts.
+"""The JSON Schema (draft 2020-12) of claims.json, made from report.schema's TypedDicts, and
+the ranges of its numbers.
 
 Each TypedDict becomes an object in $defs (the top one, Report, is the schema itself), with
 its keys' types, its required keys, its docstring as the description and each field's comment
-(`name: type  # what it is`) as that field's description. Published as
-docs/claims.schema.json: `python -m lowdim.report docs/claims.schema.json` writes it and
-tests/test_schema.py checks that the published file is what json_schema() makes now.
+(`name: type  # what it is`) as that field's description; a number of RANGES gets its minimum
+and maximum. Published as docs/claims.schema.json: `python -m lowdim.report
+docs/claims.schema.json` writes it and tests/test_schema.py checks that the published file is
+what json_schema() makes now. The readers of lowdim.regress check the ranges as they load a
+report (schema.check_report(..., extra=in_range)).
 """
 
 from __future__ import annotations
@@ -20,6 +23,35 @@ from .schema import Report, arms, atomic_write, hints
 
 _JSON = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 TITLE = "lowdim claims report (claims.json)"
+MAX_SHARDS = 1000  # the largest N of --lowdim-shard I/N (and of the shards `lowdim merge` joins)
+RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {  # (shape, field) -> (low,
+    ("EvidenceDict", "n"): (0, None), ("EvidenceDict", "p"): (0, 1),  # high), None: open
+    ("EvidenceDict", "p_opposite"): (0, 1), ("EvidenceDict", "alpha"): (0, 1),
+    ("Row", "duration_s"): (0, None), ("Row", "cached_s"): (0, None), ("Row", "p_holm"): (0, 1),
+    ("Fragility", "flips"): (0, None), ("SeedsToDecide", "seeds"): (1, None),
+    ("SeedsToDecide", "power"): (0, 1), ("SeedsToDecide", "target_power"): (0, 1),
+    ("SeedsToDecide", "max_seeds"): (1, None), ("VsBaseline", "n"): (0, None),
+    ("VsBaseline", "n_changed"): (0, None), ("Options", "seeds"): (1, None),
+    ("Options", "seed_offset"): (0, None), ("Options", "threads"): (1, None),
+    ("Options", "timeout"): (0, None), ("Meta", "wall_time_s"): (0, None),
+    ("Meta", "xdist_workers"): (0, None), ("Meta", "n_decisions"): (0, None),
+    ("Meta", "shard_count"): (1, MAX_SHARDS), ("Shard", "index"): (1, MAX_SHARDS),
+    ("Shard", "count"): (1, MAX_SHARDS), ("SeedBlock", "offset"): (0, None),
+    ("MergedFrom", "n_rows"): (0, None),
+}
+
+
+def in_range(shape, key: str, value, where: str) -> tuple[str, str, str] | None:
+    """schema.check's `extra`: (key path, expected, found) for a number of a field in RANGES
+    outside its range, e.g. ('meta.shard.count', 'a number from 1 to 1000', '10000000');
+    None otherwise (null and other types are check's own business)."""
+    lo, hi = RANGES.get((getattr(shape, "__name__", ""), key), (None, None))
+    if type(value) not in (int, float) or ((lo is None or value >= lo)
+                                           and (hi is None or value <= hi)):
+        return None
+    expected = (f"a number from {lo} to {hi}" if lo is not None and hi is not None
+                else f"a number >= {lo}" if lo is not None else f"a number <= {hi}")
+    return where, expected, json.dumps(value)
 
 
 @functools.cache
@@ -86,6 +118,8 @@ def _object(shape, defs: dict) -> dict:
     for key, tp in hints(shape).items():
         props[key] = {"description": docs[key]} if docs.get(key) else {}
         props[key].update(_schema(tp, defs))
+        lo, hi = RANGES.get((shape.__name__, key), (None, None))
+        props[key].update({k: v for k, v in (("minimum", lo), ("maximum", hi)) if v is not None})
     out = {"type": "object", "description": " ".join((shape.__doc__ or "").split()),
            "properties": props}
     required = [k for k in hints(shape) if k in shape.__required_keys__]
@@ -109,4 +143,5 @@ def write_json_schema(path) -> None:
     atomic_write(path, schema_text())
 
 
-__all__ = ["TITLE", "field_docs", "json_schema", "schema_text", "write_json_schema"]
+__all__ = ["MAX_SHARDS", "RANGES", "TITLE", "field_docs", "in_range", "json_schema",
+           "schema_text", "write_json_schema"]

@@ -1,14 +1,16 @@
 """The shape of claims.json, at the bottom of lowdim: imports nothing of lowdim.
 
 Written down once as TypedDicts (Report, Meta, Row, EvidenceDict and their parts) that writers
-and readers annotate their dicts with. `load_report` checks the type of every key it knows; it
-leaves unknown keys alone (a writer may add one) and missing ones too (older reports of this
-version lack newer keys: readers use .get). report.publish makes the JSON Schema of the shapes
-(docs/claims.schema.json). Also `atomic_write`, and numbers for people: fmt_num, fmt_interval.
+and readers annotate their dicts with. parse_json reads every JSON lowdim reads, bounded;
+load_report (reports, baselines, shards) checks each known key's type (and range, given
+publish.in_range), leaving unknown keys (a writer may add one) and missing ones (older reports
+lack newer keys: readers use .get) alone; an error is one line: file, key, what was expected.
+report.publish makes the JSON Schema. Also `atomic_write`, and numbers for people: fmt_num.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import json
@@ -31,10 +33,11 @@ Status = Literal["unchanged", "drift", "claim changed", "verdict changed",  # vs
 OUTCOMES, VERDICTS, STATUSES = get_args(Outcome), get_args(Verdict), get_args(Status)
 RULES = get_args(Rule)[1:]  # the rules of lowdim.stats
 Number = float  # a JSON number: an int is a float here, a bool is neither
+# What parse_json accepts: file size, nesting, items of a list, |number| (beyond 1e150, spreads
+MAX_BYTES, MAX_DEPTH, MAX_ITEMS, MAX_ABS = 2**28, 32, 10**6, 1e150  # over seeds overflow)
 
 # The shapes. A class of total=False holds optional keys; its required ones are in the
 # _Required class it extends. The comment beside a field is its description in the JSON Schema.
-
 
 class _EvidenceRequired(TypedDict):
     statistic: str  # what the estimate estimates, in words, e.g. "P(acc > 0.9)"
@@ -52,16 +55,13 @@ class _EvidenceRequired(TypedDict):
     details: dict[str, Any]  # the test's extra figures: counts, effect sizes, arms, adaptive looks
     repr: str  # the Evidence as the sentence pytest prints
 
-
 class EvidenceDict(_EvidenceRequired, total=False):
     """One decision over seeds, as lowdim.stats Evidence.to_dict writes it."""
     rule: Rule  # the decision rule code dispatches on (older reports: from legacy_rule)
 
-
 class _CurveRequired(TypedDict):
     x: list[Number | None]  # the steps (at most 60, evenly subsampled)
     y: list[list[Number | None]]  # one list per seed, a value per step (4 significant digits)
-
 
 class Curve(_CurveRequired, total=False):
     """A history over training steps, recorded with claim.record(..., curves=...)."""
@@ -69,14 +69,12 @@ class Curve(_CurveRequired, total=False):
     ylabel: str  # the y axis label; curves with one ylabel share a plot
     yscale: Literal["linear", "log", "symlog"]  # the y axis scale
 
-
 class Fragility(TypedDict):
     """How firm a verdict is (lowdim.stats fragility)."""
     log10_p_alpha: Number | None  # log10(p / alpha): below 0 the claimed direction is significant
     flips: int | None  # seeds to reverse to change the verdict (null: no such move changes it)
     flips_to: Verdict | None  # the verdict those reversals lead to
     move: str | None  # what reversing one seed means for this rule
-
 
 class SeedsToDecide(TypedDict):
     """Seeds an INCONCLUSIVE row would need (lowdim.stats.power.seeds_to_decide)."""
@@ -87,13 +85,11 @@ class SeedsToDecide(TypedDict):
     max_seeds: int  # the largest n' searched
     method: str  # how the power was estimated
 
-
 class _VsBaselineRequired(TypedDict):
     status: Status  # what changed
     text: str  # the status in words, for the report
     old: Verdict | None  # the baseline's verdict
     new: Verdict | None  # this run's verdict
-
 
 class VsBaseline(_VsBaselineRequired, total=False):
     """A row compared with the baseline's row of the same test (lowdim.regress)."""
@@ -107,7 +103,6 @@ class VsBaseline(_VsBaselineRequired, total=False):
     tost_verdict: Verdict  # its verdict: SUPPORTED means within the margin
     median_diff: Number  # the median per-seed change
 
-
 class _RowRequired(TypedDict):
     test: str  # the pytest node id, e.g. claims/test_x.py::test_y[a]
     claim: str | None  # the claim id of pytest.mark.claim (null: a test without one)
@@ -119,7 +114,6 @@ class _RowRequired(TypedDict):
     duration_s: Number  # seconds of setup, call and teardown
     reproduce: str  # a command that runs this test alone with this run's options
 
-
 class Row(_RowRequired, total=False):
     """One collected test of the run; rows are sorted by test id."""
     cached_s: Number  # seconds of training read from the run cache instead of computed
@@ -129,9 +123,9 @@ class Row(_RowRequired, total=False):
     p_holm: Number  # p adjusted over the run's decisions (Holm)
     fragility: Fragility | None  # how many seeds would change the verdict
     seeds_to_decide: SeedsToDecide | None  # seeds an INCONCLUSIVE row would need
+    undecidable: str  # too few seeds for its test to ever reach alpha (stats.attainable)
     figures_error: str  # why fragility and seeds_to_decide could not be computed
     vs_baseline: VsBaseline  # the comparison with --lowdim-baseline or `lowdim merge --baseline`
-
 
 class Options(TypedDict, total=False):
     """The run's --lowdim-* options."""
@@ -145,19 +139,16 @@ class Options(TypedDict, total=False):
     timeout: Number | None  # --lowdim-timeout, seconds
     adaptive: bool  # --lowdim-adaptive
 
-
 class SeedBlock(TypedDict):
     """Which seeds ran."""
     offset: int  # the first seed of every claim
     seeds: int | None  # the seed count of every claim (null: each its own)
     text: str  # the block in words
 
-
 class Shard(TypedDict):
     """The shard a run was (--lowdim-shard I/N)."""
     index: int  # I
     count: int  # N
-
 
 class MergedFrom(TypedDict, total=False):
     """One input of `lowdim merge`."""
@@ -169,19 +160,16 @@ class MergedFrom(TypedDict, total=False):
     args: list[str] | None  # its command line
     n_rows: int  # its rows
 
-
 class BaselineRun(TypedDict):
     """The baseline's run."""
     started: str | None  # when it started
     git_commit: str | None  # its commit
     seed_block: str  # its seeds, in words
 
-
 class Change(VsBaseline):
     """A row that is not unchanged against the baseline: its VsBaseline and its test."""
     test: str  # the test id
     claim: str | None  # its claim id
-
 
 class BaselineMeta(TypedDict, total=False):
     """The comparison with a baseline (lowdim.regress.compare, less its rows)."""
@@ -193,8 +181,8 @@ class BaselineMeta(TypedDict, total=False):
     outside: dict[str, int]  # baseline rows not compared, by test file (other shards)
     counts: dict[str, int]  # rows by status
     failed: bool  # a verdict changed for an unchanged method
+    other_cpu: bool  # the baseline ran on other CPU kernels: a changed robust verdict still fails
     changes: list[Change]  # every row that is not unchanged, and the vanished ones
-
 
 class Meta(TypedDict, total=False):
     """The run: where, when, with what."""
@@ -220,19 +208,16 @@ class Meta(TypedDict, total=False):
     shards_missing: list[int]  # shards of N not among the merged inputs
     baseline: BaselineMeta  # the comparison with a baseline
 
-
 class ClaimInfo(TypedDict, total=False):
     """A claim of the run, for claims.html."""
     statement: str | None  # the source's statement
     source: str | None  # where it comes from
     doc: str  # the claim file's docstring (its method)
 
-
 class _ReportRequired(TypedDict):
     schema_version: Literal[1]  # the version of this format (= SCHEMA_VERSION)
     meta: Meta  # the run
     rows: list[Row]  # one per collected test, sorted by test id
-
 
 class Report(_ReportRequired, total=False):
     """A lowdim claims report (claims.json): a run's metadata and one row per collected test."""
@@ -245,14 +230,11 @@ _EXACT = {float: (int, float), int: (int,), bool: (bool,), str: (str,),
 _NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
           type(None): "null"}
 
-
 hints = functools.cache(get_type_hints)  # a TypedDict's fields: evaluated once, that is slow
-
 
 def arms(tp) -> tuple | None:
     """The arms of a union annotation (X | Y), None for any other."""
     return get_args(tp) if get_origin(tp) in (Union, types.UnionType) else None
-
 
 def describe(tp) -> str:
     """What a value of annotation tp looks like, in words ('a number or null')."""
@@ -267,7 +249,6 @@ def describe(tp) -> str:
         return "one of " + ", ".join(json.dumps(a) for a in args)
     return {list: "a list", dict: "an object"}.get(origin, f"a list of length {len(args)}")
 
-
 @functools.cache
 def _exact(tp) -> frozenset | None:
     """The JSON types a scalar annotation (or a union of scalars) allows; None for others."""
@@ -276,15 +257,14 @@ def _exact(tp) -> frozenset | None:
         return None
     return frozenset(t for a in scalars for t in _EXACT[a])
 
-
 def _found(value) -> str:
     return ("an object" if isinstance(value, dict) else f"a list of length {len(value)}"
             if isinstance(value, list) else json.dumps(value)[:60])
 
-
-def check(value, tp, where: str = "") -> tuple[str, str, str] | None:
+def check(value, tp, where: str = "", extra=None) -> tuple[str, str, str] | None:
     """The first place where a JSON value does not fit annotation tp, as (key path, expected,
-    found), e.g. ('rows[3].evidence.n', 'an integer', '"12"'); None when it fits."""
+    found), e.g. ('rows[3].evidence.n', 'an integer', '"12"'); None when it fits. extra(shape,
+    key, value, key path): a further check of each field of a shape (e.g. publish.in_range)."""
     here, origin, args, union = where or "(top level)", get_origin(tp), get_args(tp), arms(tp)
     if tp is Any:
         return None
@@ -295,9 +275,9 @@ def check(value, tp, where: str = "") -> tuple[str, str, str] | None:
             return None
         rest = [a for a in union if a is not type(None)]
         if len(rest) == 1:  # X | null, not null: say what is wrong inside X
-            inner = check(value, rest[0], where)
+            inner = check(value, rest[0], where, extra)
             return (here, describe(tp), inner[2]) if inner and inner[0] == here else inner
-        ok = any(check(value, a, where) is None for a in rest)
+        ok = any(check(value, a, where, extra) is None for a in rest)
         return None if ok else (here, describe(tp), _found(value))
     if origin is Literal:
         ok = any(value == a and type(value) is type(a) for a in args)
@@ -306,8 +286,9 @@ def check(value, tp, where: str = "") -> tuple[str, str, str] | None:
         if not isinstance(value, dict):
             return here, describe(tp), _found(value)
         fields = {k: args[1] for k in value} if origin is dict else hints(tp)
-        problems = (check(v, fields[k], f"{where}.{k}" if where else k)
-                    for k, v in value.items() if k in fields)
+        problems = (check(v, fields[k], at, extra) or (extra and extra(tp, k, v, at))
+                    for k, v in value.items() if k in fields
+                    for at in [f"{where}.{k}" if where else k])
         return next((p for p in problems if p is not None), None)
     if not isinstance(value, list) or (origin is tuple and len(value) != len(args)):
         return here, describe(tp), _found(value)
@@ -315,7 +296,8 @@ def check(value, tp, where: str = "") -> tuple[str, str, str] | None:
     if each is not None and all(type(v) in each for v in value):  # long per-seed lists: fast
         return None
     subs = args if origin is tuple else args * len(value)
-    problems = (check(v, sub, f"{where}[{i}]") for i, (v, sub) in enumerate(zip(value, subs)))
+    problems = (check(v, sub, f"{where}[{i}]", extra)
+                for i, (v, sub) in enumerate(zip(value, subs)))
     return next((p for p in problems if p is not None), None)
 
 
@@ -345,7 +327,6 @@ def fmt_num(x, digits: int = 3) -> str:
         return "–" if x is None else str(x)
     return f"{x:.{digits}g}"
 
-
 def fmt_interval(ev: EvidenceDict) -> str:
     lo, hi = ev["interval"]  # to_dict writes an infinite side as None (JSON has no inf)
     return f"[{'-inf' if lo is None else fmt_num(lo)}, {'inf' if hi is None else fmt_num(hi)}]"
@@ -359,26 +340,47 @@ LEGACY_RULES = {"exact binomial": "proportion", "exact sign test": "sign",
 
 def legacy_rule(evidence: dict) -> str:
     """The rule of an evidence dict from a report that predates Evidence.rule ("" if unknown)."""
-    test = str(evidence.get("test") or "")
+    test, details = str(evidence.get("test") or ""), evidence.get("details") or {}
     if test == "Wilcoxon signed-rank":  # paired rows carry both arms, location rows do not
-        details = evidence.get("details") or {}
         return "wilcoxon" if "a" in details and "b" in details else "location"
-    if test.startswith("anytime-valid binomial"):
-        return "seq-proportion"
-    if test.startswith("anytime-valid sign"):
-        return "seq-sign"
-    return LEGACY_RULES.get(test, "")
+    starts = {"anytime-valid binomial": "seq-proportion", "anytime-valid sign": "seq-sign"}
+    return next((r for t, r in starts.items() if test.startswith(t)), LEGACY_RULES.get(test, ""))
+
+
+def parse_json(text: str | bytes, where: str):
+    """JSON text from `where` -> its value; ValueError naming where, the key and what was expected
+    for text that is not JSON or out of bounds (MAX_*; a number not finite: Python reads NaN,
+    Infinity, and 1e400 as inf). Nothing is unpickled or executed; no recursion."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, too deep
+        raise ValueError(f"{where}: not valid JSON ({e})") from None
+    todo = collections.deque([(value, ())])  # (value, key path), breadth first
+    while todo:
+        v, at = todo.popleft()
+        box = type(v) in (dict, list)
+        bad = ((len(at) >= MAX_DEPTH and f"at most {MAX_DEPTH} levels of nesting") or (
+            len(v) > MAX_ITEMS and f"at most {MAX_ITEMS} items") if box else type(v) in (
+            int, float) and not -MAX_ABS <= v <= MAX_ABS and f"a number within ±{MAX_ABS:g}")
+        if bad:
+            key = "".join(f"[{k}]" if type(k) is int else f".{k}" for k in at).lstrip(".")
+            raise ValueError(f"{where}: {key or '(top level)'}: expected {bad}, got {_found(v)}")
+        if box:
+            items = v.items() if type(v) is dict else enumerate(v)
+            todo.extend((x, (*at, k)) for k, x in items if type(x) in (dict, list) or type(x)
+                        in (int, float) and not -MAX_ABS <= x <= MAX_ABS)  # push what to look at
+    return value
 
 
 def load_report(path: str | os.PathLike, *, check: bool = True) -> Report:
-    """Read a claims.json (plain JSON: nothing is unpickled or executed) and check it against
-    `Report` (check_report). check=False: only that it is JSON of this schema version, for a
+    """Read a claims.json of at most MAX_BYTES through parse_json and check it against `Report`
+    (check_report). check=False: only that it is bounded JSON of this schema version, for a
     caller that first checks what it needs in its own words, then calls check_report."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            report = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e}); regenerate it with pytest claims") from None
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size > MAX_BYTES:
+            raise ValueError(f"{path}: over {MAX_BYTES >> 20} MiB, larger than a lowdim report")
+        text = f.read()
+    report = parse_json(text, str(path))
     if not isinstance(report, dict) or "rows" not in report or "meta" not in report:
         raise ValueError(f"{path}: not a lowdim report (needs 'meta' and 'rows')")
     if report.get("schema_version") != SCHEMA_VERSION:
@@ -393,10 +395,10 @@ def load_report(path: str | os.PathLike, *, check: bool = True) -> Report:
     return report
 
 
-def check_report(report: dict, path: str | os.PathLike = "report") -> None:
+def check_report(report: dict, path: str | os.PathLike = "report", *, extra=None) -> None:
     """ValueError naming path, the first key whose value does not fit `Report` (e.g.
-    rows[3].evidence.n, with the row's test id) and what was expected there."""
-    if (problem := check(report, Report)) is None:
+    rows[3].evidence.n, with the row's test id) and what was expected there (check, extra)."""
+    if (problem := check(report, Report, "", extra)) is None:
         return
     where, expected, got = problem
     row = report["rows"][int(where[5:where.index("]")])] if where.startswith("rows[") else None
@@ -408,8 +410,9 @@ def check_report(report: dict, path: str | os.PathLike = "report") -> None:
 
 __all__ = [
     "OUTCOMES", "RULES", "SCHEMA_VERSION", "STATUSES", "VERDICTS", "BaselineMeta", "BaselineRun",
-    "Change", "ClaimInfo", "Curve", "EvidenceDict", "Fragility", "MergedFrom", "Meta", "Number",
-    "Options", "Outcome", "Report", "Row", "Rule", "SeedBlock", "SeedsToDecide", "Shard",
-    "Status", "Verdict", "VsBaseline", "arms", "atomic_write", "check", "check_report",
-    "describe", "fmt_interval", "fmt_num", "hints", "legacy_rule", "load_report",
+    "Change", "ClaimInfo", "Curve", "EvidenceDict", "Fragility", "MAX_ABS", "MAX_BYTES",
+    "MAX_DEPTH", "MAX_ITEMS", "MergedFrom", "Meta", "Number", "Options", "Outcome", "Report",
+    "Row", "Rule", "SeedBlock", "SeedsToDecide", "Shard", "Status", "Verdict", "VsBaseline",
+    "arms", "atomic_write", "check", "check_report", "describe", "fmt_interval", "fmt_num",
+    "hints", "legacy_rule", "load_report", "parse_json",
 ]
