@@ -24,8 +24,10 @@ from .schema import Report, arms, atomic_write, hints
 _JSON = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 TITLE = "lowdim claims report (claims.json)"
 MAX_SHARDS = 1000  # the largest N of --lowdim-shard I/N (and of the shards `lowdim merge` joins)
-RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {  # (shape, field) -> (low,
-    ("EvidenceDict", "n"): (0, None), ("EvidenceDict", "p"): (0, 1),  # high), None: open
+# (shape, field) -> (low, high) of a number, None: open. Published as minimum / maximum; the
+# readers of lowdim.regress check them (schema.check_report(..., extra=in_range)).
+RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("EvidenceDict", "n"): (0, None), ("EvidenceDict", "p"): (0, 1),
     ("EvidenceDict", "p_opposite"): (0, 1), ("EvidenceDict", "alpha"): (0, 1),
     ("Row", "duration_s"): (0, None), ("Row", "cached_s"): (0, None), ("Row", "p_holm"): (0, 1),
     ("Fragility", "flips"): (0, None), ("SeedsToDecide", "seeds"): (1, None),
