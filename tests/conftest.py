@@ -1,5 +1,7 @@
 """Fixtures for lowdim's own tests: pytester runs real pytest sessions of the plugin."""
 
+import importlib
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -12,6 +14,16 @@ def pytest_configure(config):
     # ("Only a single TORCH_LIBRARY can be used to register the namespace _inductor_test").
     # Importing it before any pytester snapshot keeps it loaded for good.
     import torch._dynamo  # noqa: F401
+
+    # The same for the rooms the plugin loads only once a claims session needs them (a plain
+    # session must not pay for them): loaded first inside an in-process pytester session, they
+    # would be dropped after it, and the next session would make a second Evidence class that
+    # `ld.proportion` (cached on the lowdim module) does not return.
+    for module in ("lowdim.stats", "lowdim.stats.attainable", "lowdim.stats.power",
+                   "lowdim.regress", "lowdim.report", "lowdim.report.curves",
+                   "lowdim.engine.cache", "lowdim.engine.train", "lowdim.engine.kernels",
+                   "lowdim.plugin.adaptive"):
+        importlib.import_module(module)
 
 
 @pytest.fixture(autouse=True)

@@ -279,7 +279,8 @@ class Options:
         self.values = {"lowdim_seeds": None, "lowdim_seed_offset": 0, "lowdim_device": "cpu",
                        "lowdim_report_dir": "reports", "lowdim_profile": "quick",
                        "lowdim_threads": 1, "lowdim_no_report": False, "lowdim_timeout": None,
-                       "lowdim_adaptive": False, **values}
+                       "lowdim_adaptive": False, "lowdim_smoke": False, "lowdim_history": 20,
+                       **values}
 
     def getoption(self, name):
         return self.values[name]
@@ -292,6 +293,7 @@ OPTION_VALUES = {
     "lowdim_profile": st.one_of(st.text(max_size=5), st.sampled_from(["quick", "full"])),
     "lowdim_threads": st.integers(-2, 4),
     "lowdim_timeout": st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    "lowdim_history": st.integers(-3, 30),
 }
 
 
@@ -309,7 +311,7 @@ def test_options_are_valid_or_a_usage_error_naming_the_option(name, data):
         assert torch.cuda.is_available()  # only a machine with a GPU takes cuda
     if name == "lowdim_timeout":
         assert value is None or (value > 0 and math.isfinite(value))
-    assert opts.to_dict()[name.removeprefix("lowdim_")] == value
+    assert getattr(opts, name.removeprefix("lowdim_")) == value
 
 
 def test_a_marker_time_limit_is_checked_like_the_option():

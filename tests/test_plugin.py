@@ -16,6 +16,11 @@ import torch
 import lowdim as ld
 
 CLAIM_FILE = '''
+"""A demo claim file.
+
+Its method.
+"""
+
 import numpy as np
 import pytest
 import torch
@@ -177,6 +182,9 @@ def test_xdist_rows_equal_serial_rows_apart_from_timing(pytester):
     result.assert_outcomes(passed=5, failed=2, skipped=1, xfailed=1, errors=1)
     assert parallel["meta"]["xdist_workers"] == 2
     assert without_timing(parallel["rows"]) == without_timing(serial["rows"])
+    # the claims' docstrings (claims.html) reach the controller once per worker, not per test
+    assert parallel["claims"] == serial["claims"]
+    assert serial["claims"]["demo-claim"]["doc"] == "A demo claim file.\n\nIts method."
     result.stdout.fnmatch_lines(["*lowdim claims*", "*other-claim*test_other_claim*SUPPORTED*"])
 
 
@@ -263,9 +271,10 @@ def test_no_report_option_writes_nothing_but_still_prints_the_table(pytester):
     result.stdout.fnmatch_lines(["*lowdim claims*", "options*test_seeds*P(property)*passed"])
 
 
-def test_a_run_without_claims_prints_no_table(pytester):
+def test_a_run_opted_in_without_claims_prints_no_table(pytester):
+    # a plain session is left alone (tests/test_citizen.py); `-p lowdim` opts it in
     pytester.makepyfile(test_plain=PLAIN_FILE)
-    result = pytester.runpytest_inprocess("--lowdim-report-dir=out")
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "lowdim")
     result.assert_outcomes(passed=1)
     assert "lowdim claims" not in result.stdout.str()
     rows = json.loads((pytester.path / "out" / "claims.json").read_text())["rows"]
@@ -276,7 +285,7 @@ def test_a_run_without_claims_prints_no_table(pytester):
 def test_an_unwritable_report_dir_is_a_usage_error_before_anything_runs(pytester):
     pytester.makepyfile(test_plain=PLAIN_FILE)
     (pytester.path / "blocker").write_text("a file, not a folder")
-    result = pytester.runpytest_inprocess("--lowdim-report-dir=blocker/out")
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=blocker/out", "-p", "lowdim")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--lowdim-report-dir blocker/out: cannot write there" in result.stderr.str()
     assert "passed" not in result.stdout.str()
@@ -371,3 +380,171 @@ def test_expected_file_times_merge_the_baseline_and_the_latest_report(tmp_path):
     opts["lowdim_baseline"] = None
     (tmp_path / "reports" / "claims.json").write_text("not json")  # unreadable: no times
     assert expected_file_seconds(config) == {}
+
+
+# ------------------------------------------------------------------------------------------
+# shards, undecidable rows, junit properties, run history (issue 20)
+
+
+def test_every_file_lands_in_exactly_one_shard_dealt_longest_first():
+    import random
+
+    from lowdim.plugin.scheduling import shard_files
+
+    rng = random.Random(0)
+    files = [f"claims/test_{c}.py" for c in "abcdefghij"]
+    nodeids = [f"{f}::t{i}" for f in files for i in range(3)]
+    for count in range(1, 6):
+        for seconds in ({}, {f: rng.uniform(1, 100) for f in files},
+                        {f: rng.uniform(1, 100) for f in files[:4]}):  # some times unknown
+            shards = [shard_files(nodeids, (i, count), seconds) for i in range(1, count + 1)]
+            assert sorted(f for s in shards for f in s) == sorted(files), (count, seconds)
+    # no times: the sorted files round-robin, as before
+    assert shard_files(nodeids, (2, 4), {}) == {"claims/test_b.py", "claims/test_f.py",
+                                                "claims/test_j.py"}
+    # times: longest first to the least loaded shard; here a perfect split, 60 s each, where
+    # round-robin by path gives 96 / 42 / 37 / 66 s (the issue's measurement)
+    times = dict(zip(files, [30, 20, 12, 10, 25, 22, 8, 35, 3, 15]))
+    shards = [shard_files(nodeids, (i, 4), times) for i in range(1, 5)]
+    loads = [sum(times[f] for f in s) for s in shards]
+    round_robin = [sum(times[f] for f in sorted(files)[i::4]) for i in range(4)]
+    assert max(loads) < max(round_robin) and max(loads) - min(loads) <= 10, (loads, round_robin)
+    # a file without a time counts as the mean of the known ones
+    assert shard_files(["x.py::t", "y.py::t", "z.py::t"], (1, 2), {"x.py": 10.0, "y.py": 2.0}) \
+        == {"x.py"}
+
+
+SHARD_FILE = '''
+import pytest
+
+import lowdim as ld
+
+pytestmark = pytest.mark.claim("{claim}", statement="-", source="-")
+
+
+def test_it(claim):
+    claim.record(ld.proportion([True] * 12, threshold=0.5))
+'''
+
+
+def test_a_shard_of_a_run_against_a_baseline_takes_its_files_longest_first(pytester):
+    pytester.makepyfile(**{f"test_{c}": SHARD_FILE.format(claim=c) for c in "abc"})
+    args = ("-p", "no:cacheprovider", "-p", "no:randomly")
+    pytester.runpytest_inprocess("--lowdim-report-dir=full", "--lowdim-save-baseline=base.json",
+                                 *args).assert_outcomes(passed=3)
+    base = json.loads((pytester.path / "base.json").read_text())
+    for row, seconds in zip(base["rows"], (10.0, 6.0, 5.0)):  # a: 10 s, b: 6 s, c: 5 s
+        row["duration_s"] = seconds
+    (pytester.path / "base.json").write_text(json.dumps(base))
+    files = []
+    for i in (1, 2):
+        result = pytester.runpytest_inprocess(f"--lowdim-shard={i}/2", f"--lowdim-report-dir=s{i}",
+                                              "--lowdim-baseline=base.json", *args)
+        assert result.ret == 0
+        rows = json.loads((pytester.path / f"s{i}" / "claims.json").read_text())["rows"]
+        files.append(sorted(r["test"].split("::")[0] for r in rows))
+    # LPT: a (10 s) to shard 1, b (6 s) to shard 2, c (5 s) to the lighter shard 2;
+    # round-robin by path would have given [a, c] and [b]
+    assert files == [["test_a.py"], ["test_b.py", "test_c.py"]]
+
+
+FEW_SEEDS_FILE = '''
+"""A claim file whose docstring must not travel with every test case."""
+
+import numpy as np
+import pytest
+
+import lowdim as ld
+
+pytestmark = pytest.mark.claim("few", statement="most seeds succeed", source="tests")
+
+
+@pytest.mark.parametrize("rule", ["proportion", "paired"])
+def test_decides_with_its_seeds(claim, rule):
+    n = len(claim.seeds(16))
+    if rule == "proportion":
+        ev = claim.record(ld.proportion(np.ones(n), threshold=0.5))
+    else:
+        ev = claim.record(ld.paired(np.arange(n) + 1.0, np.zeros(n)))
+    assert ev.supported, ev
+
+
+def test_refuted_at_any_count(claim):
+    n = len(claim.seeds(16))
+    ev = claim.record(ld.proportion(np.zeros(n), threshold=0.9))  # REFUTED even at n=4
+    assert not ev.supported, ev
+'''
+
+
+def test_rows_that_cannot_decide_with_the_seeds_given_say_so(pytester):
+    pytester.makepyfile(test_few=FEW_SEEDS_FILE)
+    args = ("--lowdim-report-dir=out", "-p", "no:cacheprovider", "-p", "no:randomly")
+    result = pytester.runpytest_inprocess(*args)  # 16 seeds: every row decides
+    result.assert_outcomes(passed=3)
+    assert not any("undecidable" in r for r in json.loads(
+        (pytester.path / "out" / "claims.json").read_text())["rows"])
+
+    result = pytester.runpytest_inprocess("--lowdim-seeds=4", *args)
+    result.assert_outcomes(passed=1, failed=2)  # the REFUTED row decided: it passes
+    rows = by_test(json.loads((pytester.path / "out" / "claims.json").read_text()))
+    for rule in ("proportion", "paired"):
+        row = rows[f"test_few.py::test_decides_with_its_seeds[{rule}]"]
+        assert row["outcome"] == "failed" and row["evidence"]["verdict"] == "INCONCLUSIVE"
+        assert row["undecidable"].startswith("cannot decide at n=4: needs >= 7 seeds (")
+    assert "undecidable" not in rows["test_few.py::test_refuted_at_any_count"]
+    result.stdout.fnmatch_lines([
+        "*- lowdim: too few seeds -*",  # in each failure's report
+        "cannot decide at n=4: needs >= 7 seeds (the smallest p exact binomial can reach *",
+        "lowdim: 2 row(s) cannot decide with the seeds given (their test's smallest attainable "
+        "p > alpha), give them more seeds, or check the wiring with --lowdim-smoke, which skips "
+        "them: n=4: needs >= 7 seeds: test_decides_with_its_seeds[[]paired[]], "
+        "test_decides_with_its_seeds[[]proportion[]]",
+    ])
+
+    # the smoke mode: those rows skip with the reason, never pass; the run is green
+    result = pytester.runpytest_inprocess("--lowdim-seeds=4", "--lowdim-smoke", "-rs", *args)
+    result.assert_outcomes(passed=1, skipped=2)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["SKIPPED *cannot decide at n=4: needs >= 7 seeds*"
+                                 "--lowdim-smoke skips it"])
+    rows = json.loads((pytester.path / "out" / "claims.json").read_text())["rows"]
+    assert sorted(r["outcome"] for r in rows) == ["passed", "skipped", "skipped"]
+    assert all(r["evidence"] for r in rows)  # recorded before the skip
+
+
+def test_junit_properties_carry_the_claim_but_not_its_docstring(pytester):
+    import xml.etree.ElementTree as ET
+
+    pytester.makepyfile(test_few=FEW_SEEDS_FILE)
+    pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider",
+                                 "--junitxml=junit.xml").assert_outcomes(passed=3)
+    text = (pytester.path / "junit.xml").read_text()
+    assert "must not travel" not in text
+    case = next(ET.parse(pytester.path / "junit.xml").iter("testcase"))
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert json.loads(props["lowdim_claim"]) == {
+        "id": "few", "statement": "most seeds succeed", "source": "tests"}
+    report = json.loads((pytester.path / "out" / "claims.json").read_text())
+    assert report["claims"]["few"]["doc"].startswith("A claim file whose docstring")
+
+
+def test_a_complete_run_is_kept_in_the_history_and_a_subset_is_not(pytester):
+    history = pytest.importorskip(
+        "lowdim.regress.history",
+        reason="lowdim.regress.history (save_history) is written by another change")
+    pytester.makepyfile(test_few=FEW_SEEDS_FILE)
+    args = ("--lowdim-report-dir=out", "-p", "no:cacheprovider", "-p", "no:randomly")
+    kept = pytester.path / "out" / "history"
+    result = pytester.runpytest_inprocess(*args)
+    result.stdout.fnmatch_lines(["history: *out/history/1-*-quick.json*"])
+    assert len(history.entries(kept)) == 1
+    for subset in (("-k", "refuted"), ("test_few.py::test_refuted_at_any_count",),
+                   ("--lowdim-shard=1/1",), ("--lowdim-smoke", "--lowdim-seeds=4"), ("-x",
+                    "--lowdim-seeds=4")):
+        pytester.runpytest_inprocess(*args, *subset)
+        assert len(history.entries(kept)) == 1, subset
+    pytester.runpytest_inprocess(*args, "--lowdim-history=2")
+    pytester.runpytest_inprocess(*args, "--lowdim-history=2")
+    assert [e.n for e in history.entries(kept)] == [2, 3]  # the last 2 kept
+    pytester.runpytest_inprocess(*args, "--lowdim-history=0")
+    assert len(history.entries(kept)) == 2

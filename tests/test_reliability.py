@@ -241,8 +241,9 @@ def test_sigterm_mid_run_leaves_a_complete_report_of_the_tests_so_far(pytester):
     out.mkdir()
     (out / "claims.json").write_text('{"previous": "report"}')
     before = signal.getsignal(signal.SIGTERM)
+    # a file without claims: opted in (-p lowdim), as a claims session it gets the handler
     result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider",
-                                          no_reraise_ctrlc=True)
+                                          "-p", "lowdim", no_reraise_ctrlc=True)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is removed at the end
     report = load_report(out / "claims.json")  # complete and valid, not the previous one
@@ -277,7 +278,8 @@ def test_kept():
 def test_lost():
     pass
 ''')
-    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider",
+                                          "-p", "lowdim")
     result.assert_outcomes(passed=1)  # what pytest alone would call a green run
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([

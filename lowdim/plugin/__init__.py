@@ -1,14 +1,23 @@
 """plugin: lowdim inside pytest. The `claim` marker and fixture, run options, the run's state.
 
+Installed, it is in every pytest session of the environment, and acts only in a claims session
+(gate.py): one opted in before collection (`-p lowdim`, ini `lowdim = true`, or a conftest.py
+of a folder on the command line that sets `lowdim_claims = True`, as claims/conftest.py does),
+or one that collects a test with the `claim` marker or fixture. Anything else runs as if the
+plugin were not there: no torch, no thread or scheduler change, no signal handler, no files.
+Under xdist, loadfile and longest-first need the opt-in (they are chosen before collection), so
+`pytest claims -n auto` gets them and `pytest tests -n auto` keeps xdist's own scheduler.
+
 Owns every pytest hook lowdim implements (hooks.py, each defined once, exposed here for pytest
-to find on this module), the run's one session object (session.py), its rows and report dict
-(rows.py), the claim fixture (claim.py), options (options.py), reliability (time limits,
-deterministic kernels, SIGTERM, accounting: reliability.py), the journal of a run that died
-(journal.py), xdist scheduling and shards (scheduling.py), --lowdim-adaptive (adaptive.py) and
-the run cache's store under pytest (runcache.py).
-May import every other room (the engine only inside functions: torch loads when a run is
-configured, not when pytest loads this plugin); nothing imports it (it is the pytest11 entry
-point `lowdim.plugin`).
+to find on this module), the claims-session rule (gate.py), the run's one session object
+(session.py), its rows and report dict (rows.py), the claim fixture (claim.py), options and
+their ini keys (options.py), reliability (time limits, deterministic kernels, SIGTERM,
+accounting: reliability.py), the journal of a run that died (journal.py), xdist scheduling and
+shards (scheduling.py), the run history's glue (history.py), --lowdim-adaptive (adaptive.py)
+and the run cache's store under pytest (runcache.py).
+May import every other room, each only inside functions that a claims session calls: loading
+this plugin imports pytest and the standard library alone. Nothing imports it (it is the
+pytest11 entry point `lowdim.plugin`).
 """
 
 from .hooks import (
@@ -19,6 +28,7 @@ from .hooks import (
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_configure_node,
+    pytest_deselected,
     pytest_pyfunc_call,
     pytest_report_header,
     pytest_runtest_call,
@@ -45,6 +55,7 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_configure_node",
+    "pytest_deselected",
     "pytest_pyfunc_call",
     "pytest_report_header",
     "pytest_runtest_call",

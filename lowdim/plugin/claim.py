@@ -3,23 +3,29 @@
 A test records its Evidence with `claim.record(...)`; the fixture puts it into the item's
 `user_properties` as JSON text (plain values: xdist ships them to the controller inside every
 test report, and junit XML shows them), where the session (session.py) turns it into a row.
+The claim's id, statement and source travel the same way from collection on; its docstring (the
+method, for claims.html) does not: it would be repeated in every test case of a junit XML file.
+A decision that cannot reach alpha with the seeds it had (lowdim.stats.attainable) says so in
+its row, in its failure, and under --lowdim-smoke skips its test.
+The rooms below (regress, report, stats) load when a claim test first records, not with pytest.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ..regress import junit_properties, method_hash
-from ..report.curves import pack_curves
-from ..stats import Evidence, plain
-from . import adaptive
 from .options import Options
 
-PROP_CLAIM = "lowdim_claim"  # (id, statement, source, doc) attached at collection
+if TYPE_CHECKING:
+    from ..stats import Evidence
+
+PROP_CLAIM = "lowdim_claim"  # JSON {id, statement, source}, attached at collection
 PROP_EVIDENCE = "lowdim_evidence"  # what the `claim` fixture recorded
+UNDECIDABLE = pytest.StashKey[str]()  # the item's "cannot decide at n=...: ..." sentence
 
 
 def claim_info(item: pytest.Item) -> dict | None:
@@ -41,17 +47,20 @@ def claim_info(item: pytest.Item) -> dict | None:
     }
 
 
-def attach_claim_info(items: list[pytest.Item]) -> dict[str, dict]:
-    """Attach each item's claim marker to the item at collection, so every report of it (setup
-    included, which reaches the controller before the test body runs) carries the claim id,
-    even if its worker crashes. Returns {nodeid: info} of the items with a marker."""
-    claims = {}
+def attach_claim_info(items: list[pytest.Item]) -> tuple[dict[str, dict], dict[str, str]]:
+    """Attach each item's claim (id, statement, source) to the item at collection, so every
+    report of it (setup included, which reaches the controller before the test body runs)
+    carries the claim id, even if its worker crashes. Returns ({nodeid: info without the
+    docstring} of the items with a marker, {claim id: docstring})."""
+    claims, docs = {}, {}
     for item in items:
         info = claim_info(item)
         if info is not None:
+            doc = info.pop("doc")
+            docs[info["id"]] = docs.get(info["id"]) or doc
             item.user_properties.append((PROP_CLAIM, json.dumps(info, sort_keys=True)))
             claims[item.nodeid] = info
-    return claims
+    return claims, docs
 
 
 class Claim:
@@ -67,8 +76,11 @@ class Claim:
         self._recorded = False
         self._seed_counts: set[int] = set()  # what seeds() handed out: part of the method hash
         # --lowdim-adaptive: seeds() hands out the current look's prefix, record() converts
-        self._adaptive = (adaptive.attach(item, restart=self._restart) if opts.adaptive
-                          else None)
+        self._adaptive = None
+        if opts.adaptive:
+            from . import adaptive
+
+            self._adaptive = adaptive.attach(item, restart=self._restart)
 
     def _restart(self) -> None:
         # a new look of --lowdim-adaptive runs the test function again on this same fixture
@@ -113,7 +125,14 @@ class Claim:
         Call it before asserting, so a failing claim still lands in the report.
         curves: optional histories over training steps for the report's figure,
         {name: {"x": (R,) steps, "y": (S, R) per seed, "ylabel": ...}}
-        (lowdim.report.curves.pack_curves)."""
+        (lowdim.report.curves.pack_curves).
+        Under --lowdim-smoke a decision that cannot reach alpha with its seeds skips the test
+        (pytest.skip, after recording), with the sentence that says why as the reason."""
+        from ..regress import junit_properties, method_hash
+        from ..report.curves import pack_curves
+        from ..stats import Evidence, plain
+        from ..stats.attainable import undecidable
+
         if not isinstance(evidence, Evidence):
             raise TypeError(f"evidence: got {type(evidence).__name__}; pass a lowdim Evidence")
         packed = pack_curves(curves) if curves is not None else None
@@ -137,6 +156,12 @@ class Claim:
             profile=self._opts.profile, seed_counts=self._seed_counts)
         if packed:
             payload["curves"] = packed
+        note = undecidable(evidence)
+        if note:
+            payload["undecidable"] = note
+            self._item.stash[UNDECIDABLE] = note
         self._item.user_properties.append((PROP_EVIDENCE, json.dumps(payload, sort_keys=True)))
         self._item.user_properties.extend(junit_properties(payload))
+        if note and self._opts.smoke:
+            pytest.skip(f"{note}; --lowdim-smoke skips it")
         return evidence

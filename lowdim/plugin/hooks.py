@@ -1,20 +1,20 @@
 """Every pytest hook lowdim implements, each defined once, and the `claim` fixture.
 
 The hooks only find the run's session (session.py) and hand over to plain objects and
-functions: options.py, claim.py, rows.py, journal.py, reliability.py, scheduling.py,
-runcache.py and adaptive.py. Where a hook's order among other plugins matters, its
-tryfirst / trylast / wrapper says so in a comment. Hooks of pytest-xdist are optional: without
-xdist nobody calls them.
+functions: gate.py, options.py, claim.py, rows.py, journal.py, reliability.py, scheduling.py,
+runcache.py, history.py and adaptive.py. Until the session is a claims session (gate.py) every
+hook returns at once, having imported nothing heavy: a plain test session runs as without the
+plugin. Where a hook's order among other plugins matters, its tryfirst / trylast / wrapper says
+so in a comment. Hooks of pytest-xdist are optional: without xdist nobody calls them.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from . import runcache, scheduling
-from .adaptive import NeedMoreSeeds, rerun
-from .claim import Claim, attach_claim_info
-from .options import add_options, parse_options
+from . import gate, runcache, scheduling
+from .claim import UNDECIDABLE, Claim, attach_claim_info
+from .options import add_options, parse_options, resolve_options
 from .reliability import timeout_of
 from .session import RUN_KEY, RunSession, active
 
@@ -26,8 +26,13 @@ def _run(config: pytest.Config) -> RunSession | None:
     return config.stash.get(RUN_KEY, None)
 
 
-def _controller(config: pytest.Config) -> RunSession | None:
+def _live(config: pytest.Config) -> RunSession | None:
     run = _run(config)
+    return run if run is not None and run.live else None
+
+
+def _controller(config: pytest.Config) -> RunSession | None:
+    run = _live(config)
     return run if run is not None and run.controller else None
 
 
@@ -35,23 +40,30 @@ def _controller(config: pytest.Config) -> RunSession | None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    gate.add_flag(parser)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's, which turns a bare -n N into --dist load
+# tryfirst: before xdist's, which turns a bare -n N into --dist load. Only a session opted in
+# before collection gets loadfile (gate.py): `pytest tests -n 2` keeps xdist's scheduler.
+@pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    scheduling.default_to_loadfile(config.option)
+    if gate.opted_in(config):
+        scheduling.default_to_loadfile(config.option)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
-    scheduling.tell_worker(node)
+    run = _run(node.config)
+    if run is not None and run.opted_in is not None:
+        scheduling.tell_worker(node)
+        gate.tell_worker(node, True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
-    run = RunSession(config, parse_options(config))
-    config.stash[RUN_KEY] = run  # before start(): unconfigure undoes a start cut short
-    run.start()
+    resolve_options(config)  # the ini file's --lowdim-* values, where the command line has none
+    config.stash[RUN_KEY] = RunSession(config, parse_options(config),
+                                       opted_in=gate.opted_in(config))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -60,6 +72,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         run.close()
 
 
+# tryfirst: a session opted in activates (threads, journal: its recovery notes) before the
+# terminal's sessionstart prints the header, and before xdist's (trylast) starts the workers
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     run = _run(session.config)
     if run is not None:
@@ -67,12 +82,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    run = _run(config)
+    run = _live(config)
     return list(run.accounting.messages) if run is not None else []
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's default choice (trylast)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    run = _run(config)
+    if run is None or run.opted_in is None:
+        return None  # not a claims session before collection: xdist's own scheduler
     return scheduling.crash_safe_scheduler(config, log)
 
 
@@ -88,14 +106,27 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         timeout_of(item)
     result = yield
     run = _run(config)
-    if run is not None:
+    if run is None:
+        return result
+    run.listening = False  # this process collected: it is a claims session now or never
+    if not run.live and any(gate.is_claim_test(item) for item in items):
+        run.activate()
+    if run.live:
         scheduling.select(config, items, run.regression.shard)
-        claims = attach_claim_info(items)
+        claims, docs = attach_claim_info(items)
         if hasattr(config, "workeroutput"):
             # Also hand the whole map to the controller when this worker ends, so a test that
-            # never runs (-x, --maxfail, a crashed neighbour) still gets its claim id.
+            # never runs (-x, --maxfail, a crashed neighbour) still gets its claim id, and the
+            # claims' docstrings (claims.html), which no test report carries.
             config.workeroutput["lowdim_claims"] = claims
+            config.workeroutput["lowdim_docs"] = docs
     return result
+
+
+def pytest_deselected(items) -> None:
+    run = active()
+    if run is not None:
+        run.deselected += len(items)  # a run with deselected tests keeps no history
 
 
 @pytest.hookimpl(trylast=True)  # the final list of items, after every plugin's changes
@@ -107,9 +138,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids) -> None:
-    run = _controller(node.config)
-    if run is not None:
-        run.worker_collected(ids)
+    run = _run(node.config)
+    if run is not None and run.controller:
+        run.worker_collected(ids)  # also while dormant: kept for its rows if it wakes
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -123,7 +154,8 @@ def pytest_testnodedown(node, error) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
-    runcache.start_item(item)
+    if _live(item.config) is not None:
+        runcache.start_item(item)
     return (yield)
 
 
@@ -131,19 +163,28 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
 # other plugin's work in the phase (fixtures included)
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item):
-    with _run(item.config).limits.phase(item, "setup"):
+    run = _live(item.config)
+    if run is None:
+        return (yield)
+    with run.limits.phase(item, "setup"):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item: pytest.Item):
-    with _run(item.config).limits.phase(item, "call"):
+    run = _live(item.config)
+    if run is None:
+        return (yield)
+    with run.limits.phase(item, "call"):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem):
-    with _run(item.config).limits.phase(item, "teardown"):
+    run = _live(item.config)
+    if run is None:
+        return (yield)
+    with run.limits.phase(item, "teardown"):
         return (yield)
 
 
@@ -151,6 +192,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem):
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     # --lowdim-adaptive: a look that did not decide asks (from Claim.record) for more seeds;
     # the test function runs again with the next look. Without the option nothing is caught.
+    run = _live(pyfuncitem.config)
+    if run is None or not run.opts.adaptive:
+        return (yield)
+    from .adaptive import NeedMoreSeeds, rerun
+
     try:
         return (yield)
     except NeedMoreSeeds as more:
@@ -159,12 +205,19 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 
 # tryfirst wrapper: the outermost. Before the report is made, the phase's cached seconds join
 # item.user_properties (the report copies them); after every other plugin made its report
-# (skipping's xfail handling included), a timeout turns it into a failure.
+# (skipping's xfail handling included), a timeout turns it into a failure, and a failed
+# decision that could not reach alpha with its seeds says so in the failure's report.
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    run = _live(item.config)
+    if run is None:
+        return (yield)
     runcache.note_served(item, call.when)
     rep = yield
-    _run(item.config).limits.mark_report(item, call, rep)
+    run.limits.mark_report(item, call, rep)
+    note = item.stash.get(UNDECIDABLE, None)
+    if note and rep.when == "call" and rep.failed:
+        rep.sections.append(("lowdim: too few seeds", note))
     return rep
 
 
@@ -178,7 +231,7 @@ def claim(request: pytest.FixtureRequest) -> Claim:
 
 def pytest_runtest_logstart(nodeid: str, location) -> None:
     run = active()
-    if run is not None and run.controller:
+    if run is not None and run.controller and (run.live or run.listening):
         run.accounting.started.add(nodeid)  # under xdist the controller hears every worker's
 
 

@@ -1,9 +1,16 @@
-"""The --lowdim-* command line: every option, and the run-level choices parsed into `Options`.
+"""The --lowdim-* options, each also an ini key, and the run-level choices parsed into `Options`.
+
+Every option is spelled twice: `--lowdim-seeds 4` on the command line, `lowdim_seeds = 4` in the
+ini file ([pytest] of pytest.ini / tox.ini / setup.cfg, [tool.pytest.ini_options] of
+pyproject.toml); the ini key is the option's name with underscores. The command line wins; a
+flag set in the ini file is turned off with `-o lowdim_no_report=false`. Paths in the ini file
+are read as on the command line, relative to the folder pytest runs in. `resolve_options` puts
+the winner into config.option at configure, so every reader's config.getoption sees it.
 
 The options that shape a claim's numbers (seeds, offset, device, profile, threads) and the run
-(report folder, time limit, adaptive looks) become one frozen `Options`, whose `to_dict()` is
-the report's meta.options. The baseline, shard and run-cache options are read where they act
-(lowdim.regress.RunRegression, the session, runcache.py).
+(report folder, time limit, adaptive looks, smoke mode, history) become one frozen `Options`,
+whose `to_dict()` is the report's meta.options. The baseline, shard and run-cache options are
+read where they act (lowdim.regress.RunRegression, the session, scheduling.py, runcache.py).
 """
 
 from __future__ import annotations
@@ -16,45 +23,114 @@ from .reliability import check_timeout
 
 PROFILES = ("quick", "full")
 DEVICES = ("cpu", "cuda", "auto")
+HISTORY_KEEP = 20  # --lowdim-history default: the runs kept in reports/history
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One option: `flag` on the command line, `ini` in the ini file, its type and default."""
+
+    flag: str  # --lowdim-...
+    kind: type  # int, float, str or bool (a bool is a flag: store_true)
+    default: object  # when neither the command line nor the ini file sets it
+    metavar: str | None
+    help: str
+
+    @property
+    def ini(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+SPECS = (
+    Spec("--lowdim-seeds", int, None, "N", "override every claim's seed count with N"),
+    Spec("--lowdim-seed-offset", int, 0, "K",
+         "start every claim's seeds at K (seeds K..K+n-1): with K >= the largest seed count "
+         "this is a disjoint block, a true replication (default 0)"),
+    Spec("--lowdim-device", str, "cpu", "{cpu,cuda,auto}",
+         "where claims train (default cpu; auto = cuda when available)"),
+    Spec("--lowdim-report-dir", str, "reports", "DIR",
+         "folder for claims.json / claims.md / claims.csv (default reports/)"),
+    Spec("--lowdim-profile", str, "quick", "{quick,full}",
+         "quick: fewer seeds / stated shorter budgets; full: the sources' sizes"),
+    Spec("--lowdim-threads", int, 1, "N",
+         "torch intra-op threads per process (default 1, so -n 0 and -n auto agree)"),
+    Spec("--lowdim-no-report", bool, False, None,
+         "do not write report files (the terminal table is still shown)"),
+    Spec("--lowdim-timeout", float, None, "SECONDS",
+         "time limit per test (setup and call together): past it the test fails as a "
+         "'timeout' row and the run goes on (default: none; a claim can set its own with "
+         "pytest.mark.claim(..., timeout=SECONDS))"),
+    Spec("--lowdim-baseline", str, None, "PATH",
+         "compare with a stored report: a verdict that changed for an unchanged method fails "
+         "the session; drift, changed/new/vanished claims are listed"),
+    Spec("--lowdim-save-baseline", str, None, "PATH",
+         "also write this run's report to PATH, as a baseline for later runs"),
+    Spec("--lowdim-shard", str, None, "I/N",
+         "run only shard I of N: whole test files, dealt longest first by the --lowdim-baseline "
+         "report's times (round-robin by path without them); merge with `lowdim merge`"),
+    Spec("--lowdim-cache-clear", bool, False, None,
+         "empty the run cache (.pytest_cache/d/lowdim-runs) before the run"),
+    Spec("--lowdim-no-cache", bool, False, None,
+         "neither read nor write the run cache: train everything again"),
+    Spec("--lowdim-adaptive", bool, False, None,
+         "train each claim's seeds in growing prefixes (8, 16, 32, ... up to its count) and "
+         "stop at an anytime-valid decision (lowdim/plugin/adaptive.py)"),
+    Spec("--lowdim-smoke", bool, False, None,
+         "a quick wiring check (e.g. with --lowdim-seeds 4): a test whose decision cannot "
+         "reach alpha at its seed count is skipped with the reason, never passed"),
+    Spec("--lowdim-history", int, HISTORY_KEEP, "K",
+         f"keep each complete run's report in <report dir>/history, the last K of them "
+         f"(default {HISTORY_KEEP}; 0: keep none)"),
+)
 
 
 def add_options(parser: pytest.Parser) -> None:
-    """Register every --lowdim-* option (pytest_addoption)."""
+    """Register every --lowdim-* option and its ini key (pytest_addoption)."""
     g = parser.getgroup("lowdim", "lowdim: seed-batched statistical claims")
-    g.addoption("--lowdim-seeds", type=int, default=None, metavar="N",
-                help="override every claim's seed count with N")
-    g.addoption("--lowdim-seed-offset", type=int, default=0, metavar="K",
-                help="start every claim's seeds at K (seeds K..K+n-1): with K >= the largest seed "
-                     "count this is a disjoint block, a true replication (default 0)")
-    g.addoption("--lowdim-device", default="cpu", metavar="{cpu,cuda,auto}",
-                help="where claims train (default cpu; auto = cuda when available)")
-    g.addoption("--lowdim-report-dir", default="reports", metavar="DIR",
-                help="folder for claims.json / claims.md / claims.csv (default reports/)")
-    g.addoption("--lowdim-profile", default="quick", metavar="{quick,full}",
-                help="quick: fewer seeds / stated shorter budgets; full: the sources' sizes")
-    g.addoption("--lowdim-threads", type=int, default=1, metavar="N",
-                help="torch intra-op threads per process (default 1, so -n 0 and -n auto agree)")
-    g.addoption("--lowdim-no-report", action="store_true",
-                help="do not write report files (the terminal table is still shown)")
-    g.addoption("--lowdim-timeout", type=float, default=None, metavar="SECONDS",
-                help="time limit per test (setup and call together): past it the test fails "
-                     "as a 'timeout' row and the run goes on (default: none; a claim can set "
-                     "its own with pytest.mark.claim(..., timeout=SECONDS))")
-    g.addoption("--lowdim-baseline", default=None, metavar="PATH",
-                help="compare with a stored report: a verdict that changed for an unchanged "
-                     "method fails the session; drift, changed/new/vanished claims are listed")
-    g.addoption("--lowdim-save-baseline", default=None, metavar="PATH",
-                help="also write this run's report to PATH, as a baseline for later runs")
-    g.addoption("--lowdim-shard", default=None, metavar="I/N",
-                help="run only shard I of N (whole test files, sorted by path, dealt "
-                     "round-robin); merge the reports with `lowdim merge`")
-    g.addoption("--lowdim-cache-clear", action="store_true",
-                help="empty the run cache (.pytest_cache/d/lowdim-runs) before the run")
-    g.addoption("--lowdim-no-cache", action="store_true",
-                help="neither read nor write the run cache: train everything again")
-    g.addoption("--lowdim-adaptive", action="store_true",
-                help="train each claim's seeds in growing prefixes (8, 16, 32, ... up to its "
-                     "count) and stop at an anytime-valid decision (lowdim/plugin/adaptive.py)")
+    for spec in SPECS:
+        # default None: "not on the command line", so the ini file (then spec.default) decides
+        if spec.kind is bool:
+            g.addoption(spec.flag, action="store_true", default=None, help=spec.help)
+        else:
+            g.addoption(spec.flag, type=spec.kind, default=None, metavar=spec.metavar,
+                        help=spec.help)
+        parser.addini(spec.ini, f"{spec.flag} in the ini file (the command line wins)",
+                      type="bool" if spec.kind is bool else "string",
+                      default=False if spec.kind is bool else "")
+
+
+def resolve_options(config: pytest.Config) -> None:
+    """Each option's value, the command line's over the ini file's over the default, put into
+    config.option; a pytest.UsageError naming the ini key for an ini value of the wrong type."""
+    for spec in SPECS:
+        dest = spec.ini
+        if getattr(config.option, dest, None) is not None:
+            continue  # given on the command line
+        raw = config.getini(spec.ini)
+        value = spec.default if raw in ("", None) else ini_value(spec, raw)
+        setattr(config.option, dest, value)
+
+
+def ini_value(spec: Spec, raw) -> object:
+    """An ini file's value (a string, or a TOML scalar) as the option's type."""
+    if spec.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        need = "true or false"
+    else:
+        convert = {int: int, float: float, str: str}[spec.kind]
+        try:  # str() first: a TOML 4 is "4", a TOML true is "True" (no number)
+            return convert(str(raw).strip())
+        except ValueError:
+            pass
+        need = {int: "a whole number", float: "a number"}[spec.kind]
+    raise pytest.UsageError(f"ini {spec.ini}: got {raw!r}; need {need} (the ini spelling of "
+                            f"{spec.flag})")
 
 
 @dataclass(frozen=True)
@@ -70,9 +146,14 @@ class Options:
     write: bool  # not --lowdim-no-report
     timeout: float | None = None  # --lowdim-timeout (reliability.py)
     adaptive: bool = False  # --lowdim-adaptive (adaptive.py)
+    smoke: bool = False  # --lowdim-smoke: undecidable tests skip (claim.py)
+    history: int = HISTORY_KEEP  # --lowdim-history: complete runs kept (session.py)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """meta.options: the fields lowdim.report.schema's Options declares (smoke runs keep
+        no history and say so in their skipped rows; the history size changes no row)."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__
+                if k not in ("smoke", "history")}
 
 
 def parse_options(config: pytest.Config) -> Options:
@@ -88,6 +169,8 @@ def parse_options(config: pytest.Config) -> Options:
         write=not config.getoption("lowdim_no_report"),
         timeout=config.getoption("lowdim_timeout"),
         adaptive=bool(config.getoption("lowdim_adaptive")),
+        smoke=bool(config.getoption("lowdim_smoke")),
+        history=config.getoption("lowdim_history"),
     )
     try:
         check_timeout(o.timeout, "--lowdim-timeout")
@@ -112,4 +195,7 @@ def parse_options(config: pytest.Config) -> Options:
             f"--lowdim-profile: got {o.profile!r}; allowed: {', '.join(PROFILES)}")
     if o.threads < 1:
         raise pytest.UsageError(f"--lowdim-threads: got {o.threads}; need >= 1")
+    if o.history < 0:
+        raise pytest.UsageError(f"--lowdim-history: got {o.history}; need the number of runs "
+                                "to keep, >= 0 (0: keep none)")
     return o

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from ..report import SCHEMA_VERSION
-from ..stats import holm
 from .options import Options
 
 
@@ -69,6 +67,9 @@ def build_report(config: pytest.Config, session: pytest.Session, opts: Options,
                  rows: dict[str, dict], claims: dict[str, dict], *, started: float) -> dict:
     """The report dict (claims.json): the rows sorted by test id, each decided row with its
     Holm-adjusted p and firmness figures, and the run's metadata."""
+    from ..report import SCHEMA_VERSION
+    from ..stats import holm
+
     decided = [r for r in rows.values() if r["evidence"] and r["evidence"]["p"] is not None]
     for r, p_adj in zip(decided, holm([r["evidence"]["p"] for r in decided])):
         r["p_holm"] = float(p_adj)

@@ -35,6 +35,17 @@ def use_pytest_store(config: pytest.Config, *, controller: bool) -> Any:
     return cache.set_store(directory)
 
 
+def clear_before_workers(config: pytest.Config) -> None:
+    """--lowdim-cache-clear on an xdist controller not yet known to run claims (gate.py): it
+    empties the store before the workers start, for it may wake only once they run, too late
+    to clear under their feet."""
+    pytest_cache = getattr(config, "cache", None)
+    if pytest_cache is not None and config.getoption("lowdim_cache_clear"):
+        from ..engine import cache  # torch: only where the option asks for it
+
+        cache.clear_store(Path(pytest_cache.mkdir(STORE_DIR_NAME)))
+
+
 def restore_store(previous: Any) -> None:
     """Put the store back (an in-process pytester run must not move its outer run's store)."""
     from ..engine import cache

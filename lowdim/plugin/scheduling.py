@@ -1,9 +1,12 @@
 """Which tests run where, and in what order: xdist's distribution mode, a crash-safe scheduler,
-claim files dealt longest first, and the glue of --lowdim-shard.
+claim files dealt longest first, and the files of a --lowdim-shard.
 
 A claim file's tests share their training (module-level caches, the run cache), so under `-n`
 whole files go to one worker (loadfile). The workers then take the files longest first, by the
-times the last report (or the baseline) recorded.
+times the last report (or the baseline) recorded. Both are chosen before any collection, so they
+apply only to a session opted in before it (gate.py): `pytest claims -n auto` through
+claims/conftest.py; `pytest tests -n auto` keeps xdist's own scheduler. A shard is whole files
+too, dealt longest first over the shards (LPT) by the baseline's recorded times.
 """
 
 from __future__ import annotations
@@ -11,9 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from ..regress import file_of, split_shard
-from ..report import load_report
 
 LONGEST_FIRST = "lowdim_longest_first"  # the option (and worker input) that turns the order on
 
@@ -40,27 +40,55 @@ def tell_worker(node) -> None:
 def select(config: pytest.Config, items: list, shard: tuple[int, int] | None) -> None:
     """After -k / -m / --deselect: keep this --lowdim-shard's files (the rest are reported
     deselected), and on an xdist worker told to, order the files longest first. In place."""
+    from ..regress import file_of
+
     if shard is not None:  # --lowdim-shard I/N: keep whole files of this shard
-        items[:], dropped = split_shard(items, shard)
+        mine = shard_files([it.nodeid for it in items], shard, baseline_file_seconds(config))
+        dropped = [it for it in items if file_of(it.nodeid) not in mine]
+        items[:] = [it for it in items if file_of(it.nodeid) in mine]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
     if getattr(config, "workerinput", {}).get(LONGEST_FIRST):
         items[:] = longest_files_first(items, expected_file_seconds(config))
 
 
-def expected_file_seconds(config: pytest.Config) -> dict[str, float]:
-    """Seconds each test file takes to run cold (its rows' duration_s plus cached_s, the
-    training they read from the run cache) when last recorded: the --lowdim-baseline file's
-    times, overridden file by file by the report folder's claims.json (the latest run here,
-    which may hold other files: `pytest tests` writes one too); {} when neither is readable."""
-    paths = [Path(config.getoption("lowdim_report_dir")) / "claims.json"]
-    if config.getoption("lowdim_baseline"):
-        paths.insert(0, Path(config.getoption("lowdim_baseline")))
-    root = Path(str(config.invocation_params.dir))
+def shard_files(nodeids: list[str], shard: tuple[int, int], seconds: dict[str, float]
+                ) -> set[str]:
+    """The files of shard I of N. With recorded times: the longest-processing-time rule, each
+    file in decreasing time (ties by path) to the shard with the least time so far (ties: the
+    lowest index); a file without a time counts as the mean of the known ones. Without any:
+    the sorted files dealt round-robin. Every shard of a run computes the same deal from the
+    same inputs, so each file lands in exactly one shard."""
+    from ..regress import file_of
+
+    index, count = shard
+    files = sorted({file_of(n) for n in nodeids})
+    known = [seconds[f] for f in files if f in seconds]
+    if not known:
+        return set(files[index - 1::count])
+    mean = sum(known) / len(known)
+    cost = {f: seconds.get(f, mean) for f in files}
+    load = [0.0] * count
+    mine = set()
+    for f in sorted(files, key=lambda f: (-cost[f], f)):
+        k = min(range(count), key=lambda i: (load[i], i))
+        load[k] += cost[f]
+        if k == index - 1:
+            mine.add(f)
+    return mine
+
+
+def recorded_file_seconds(paths: list[Path]) -> dict[str, float]:
+    """Seconds each test file took to run cold (its rows' duration_s plus cached_s, the
+    training they read from the run cache) in these reports, a later path overriding an
+    earlier one file by file; unreadable paths are skipped."""
+    from ..regress import file_of
+    from ..report import load_report
+
     seconds: dict[str, float] = {}
     for path in paths:
         try:
-            rows = load_report(path if path.is_absolute() else root / path)["rows"]
+            rows = load_report(path)["rows"]
             these: dict[str, float] = {}
             for r in rows:
                 f = file_of(r["test"])
@@ -72,6 +100,36 @@ def expected_file_seconds(config: pytest.Config) -> dict[str, float]:
     return seconds
 
 
+def _resolved(config: pytest.Config, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else Path(str(config.invocation_params.dir)) / p
+
+
+def baseline_paths(config: pytest.Config) -> list[Path]:
+    """The --lowdim-baseline report, or every report of a folder of baselines (one per CPU
+    kind) in sorted order: the same list on every machine, whatever its CPU; [] without one."""
+    baseline = config.getoption("lowdim_baseline")
+    if not baseline:
+        return []
+    path = _resolved(config, baseline)
+    return sorted(path.glob("*.json")) if path.is_dir() else [path]
+
+
+def expected_file_seconds(config: pytest.Config) -> dict[str, float]:
+    """Seconds each test file takes to run cold when last recorded (recorded_file_seconds): the
+    --lowdim-baseline's times, overridden file by file by the report folder's claims.json (the
+    latest run here, which may hold other files); {} when none is readable."""
+    report = _resolved(config, str(Path(config.getoption("lowdim_report_dir")) / "claims.json"))
+    return recorded_file_seconds([*baseline_paths(config), report])
+
+
+def baseline_file_seconds(config: pytest.Config) -> dict[str, float]:
+    """The times a shard is dealt by: the --lowdim-baseline's alone ({} without one). Not the
+    report folder's claims.json: each shard's run writes one, so a shard run after another on
+    the same folder would see other times and deal the files differently."""
+    return recorded_file_seconds(baseline_paths(config))
+
+
 def longest_files_first(items: list, seconds: dict[str, float]) -> list:
     """Items regrouped file by file, the files in decreasing expected time, each file's tests
     in their own order. Files without a recorded time go first: their time is unknown, and a
@@ -80,6 +138,8 @@ def longest_files_first(items: list, seconds: dict[str, float]) -> list:
     of the best, where dealing by test count can leave one long file to run after every other
     worker is idle. When no file here has a time, files with more tests first (xdist's own
     order)."""
+    from ..regress import file_of
+
     by_file: dict[str, list] = {}
     for it in items:
         by_file.setdefault(file_of(it.nodeid), []).append(it)

@@ -2,8 +2,10 @@
 cache's store, and on the controller the rows, the journal and the report.
 
 Every process (the controller and each xdist worker) configures one `RunSession`, kept in
-`config.stash[RUN_KEY]`. Workers run tests; the controller alone turns the test reports into
-rows (one per collected test) and writes reports/ at the end.
+`config.stash[RUN_KEY]`. It starts dormant: it imports nothing heavy and changes nothing until
+the session turns out to be a claims session (gate.py), and then `activate` sets threads, the
+run cache's store, time limits, SIGTERM and the journal. Workers run tests; the controller alone
+turns the test reports into rows (one per collected test) and writes reports/ at the end.
 """
 
 from __future__ import annotations
@@ -16,11 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ..regress import RunRegression, render_terminal
-from ..report import write_reports
-from . import runcache
+from . import history, runcache
 from .claim import PROP_CLAIM, PROP_EVIDENCE, claim_info
-from .journal import Journal
 from .options import Options
 from .reliability import PROP_TIMEOUT, Accounting, Sigterm, TimeLimits, prepare_device
 from .rows import build_report, new_row, outcome_of
@@ -42,33 +41,53 @@ def active() -> RunSession | None:
 class RunSession:
     """One pytest run's state in one process (configure to unconfigure)."""
 
-    def __init__(self, config: pytest.Config, opts: Options):
+    def __init__(self, config: pytest.Config, opts: Options, *, opted_in: str | None = None):
         self.config, self.opts = config, opts
         self.controller = not hasattr(config, "workerinput")  # or a run without xdist
-        try:  # baseline / shard / seed block (lowdim.regress)
-            self.regression = RunRegression.from_options(
-                baseline=config.getoption("lowdim_baseline"),
-                save=config.getoption("lowdim_save_baseline"),
-                shard=config.getoption("lowdim_shard"), profile=opts.profile,
-                seed_offset=opts.seed_offset, seeds=opts.seeds,
-                root=Path(str(config.invocation_params.dir)), controller=self.controller)
-        except ValueError as e:
-            raise pytest.UsageError(str(e)) from None
+        self.opted_in = opted_in  # why this is a claims session before collection (gate.py)
+        self.live = False  # a claims session: activate() ran
+        self.regression = None  # lowdim.regress.RunRegression: baseline, shard, seed block
         self.accounting = Accounting()
         self.sigterm = Sigterm()
         self.limits: TimeLimits | None = None
         self.previous_store = _NOT_SET  # the run cache's store before this run, put back after
         self.rows: dict[str, dict] = {}  # nodeid -> row (controller)
         self.claims: dict[str, dict] = {}  # claim id -> statement, source, doc (claims.html)
-        self.journal: Journal | None = None
+        self.journal = None  # journal.Journal of the controller, with report files on
         self.started = time.time()
         self.report: dict | None = None
         self.paths: dict | None = None
+        self.deselected = 0  # tests deselected in this process (history.py)
+        # A dormant xdist controller (it never collects) keeps what it hears until a report
+        # carrying a claim wakes it; a process that collected knows by then and stops listening.
+        self.listening = self.controller
+        self.heard_ids: list[str] = []
+        self.heard_reports: list = []
 
-    # -- configure / unconfigure ------------------------------------------------------------
-    def start(self) -> None:
-        """Threads, the run cache's store, time limits, SIGTERM and the journal. `close` undoes
-        what this did, also when it stopped at a usage error."""
+    # -- configure / sessionstart / unconfigure ---------------------------------------------
+    def activate(self, *, late: bool = False) -> None:
+        """The session is a claims session: baseline and shard, threads, the run cache's store,
+        time limits, SIGTERM and the journal. `close` undoes what this did, also when it
+        stopped at a usage error. late: a dormant xdist controller woken by a report while the
+        workers run (a usage error is then a line of the summary, and the store is not
+        cleared under the workers' feet)."""
+        if self.live:
+            return
+        from ..regress import RunRegression
+
+        config = self.config
+        try:  # baseline / shard / seed block (lowdim.regress)
+            self.regression = RunRegression.from_options(
+                baseline=config.getoption("lowdim_baseline"),
+                save=config.getoption("lowdim_save_baseline"),
+                shard=config.getoption("lowdim_shard"), profile=self.opts.profile,
+                seed_offset=self.opts.seed_offset, seeds=self.opts.seeds,
+                root=Path(str(config.invocation_params.dir)), controller=self.controller)
+        except ValueError as e:
+            if not late:
+                raise pytest.UsageError(str(e)) from None
+            self.accounting.errors.append(f"lowdim: {e}")
+            self.regression = RunRegression()
         import torch
 
         torch.set_num_threads(self.opts.threads)
@@ -78,24 +97,35 @@ class RunSession:
             threadpool_limits(self.opts.threads)
         except ImportError:  # pragma: no cover
             pass
-        self.previous_store = runcache.use_pytest_store(self.config, controller=self.controller)
+        self.previous_store = runcache.use_pytest_store(
+            config, controller=self.controller and not late)
         prepare_device(self.opts.device)
-        self.limits = TimeLimits(self.config, self.opts.timeout)
-        if not self.controller:
-            return
-        self.sigterm.install()
-        if self.opts.write:
+        self.limits = TimeLimits(config, self.opts.timeout)
+        if self.controller:
+            self.sigterm.install()
+        if self.controller and self.opts.write:
+            from .journal import Journal
+
             self.journal = Journal(self.report_dir())
             try:  # a journal per run; crashed runs' are moved aside first (journal.py)
-                self.accounting.messages += self.journal.start(self.config.invocation_params.args)
+                self.accounting.messages += self.journal.start(config.invocation_params.args)
             except OSError as e:
-                raise pytest.UsageError(
-                    f"--lowdim-report-dir {self.opts.report_dir}: cannot write there ({e}); "
-                    "pass a writable folder or --lowdim-no-report") from None
+                self.journal = None
+                message = (f"--lowdim-report-dir {self.opts.report_dir}: cannot write there "
+                           f"({e}); pass a writable folder or --lowdim-no-report")
+                if not late:
+                    raise pytest.UsageError(message) from None
+                self.accounting.errors.append(f"lowdim: {message}")
+        self.live = True  # only now: a usage error above leaves the session dormant
 
     def enter(self) -> None:
-        """The session starts running tests: it receives the hooks that carry no config."""
+        """The session starts running tests: it receives the hooks that carry no config, and
+        a session opted in before collection activates now."""
         _ACTIVE.append(self)
+        if self.opted_in is not None:
+            self.activate()
+        elif self.controller and self.config.pluginmanager.has_plugin("dsession"):
+            runcache.clear_before_workers(self.config)  # before xdist's sessionstart
 
     def close(self) -> None:
         if self.previous_store is not _NOT_SET:
@@ -112,6 +142,16 @@ class RunSession:
         if not outdir.is_absolute():
             outdir = Path(str(self.config.invocation_params.dir)) / outdir
         return outdir
+
+    def wake(self) -> None:
+        """A dormant xdist controller heard a report carrying a claim: activate, then build the
+        rows from the workers' collection and the reports heard so far."""
+        self.activate(late=True)
+        for nodeid in self.heard_ids:
+            self.row(nodeid)
+        heard, self.heard_reports, self.heard_ids = self.heard_reports, [], []
+        for report in heard:
+            self.logreport(report)
 
     # -- rows (controller) ------------------------------------------------------------------
     def row(self, nodeid: str) -> dict:
@@ -136,16 +176,30 @@ class RunSession:
                 self.note_claim(row, info)
 
     def worker_collected(self, ids) -> None:
+        if not self.live:  # kept for wake(); every worker collects the same tests
+            if self.listening and not self.heard_ids:
+                self.heard_ids = list(ids)
+            return
         for nodeid in ids:
             self.row(nodeid)
 
     def worker_down(self, node) -> None:
-        """A worker's claim map: tests that never ran (-x, a crashed neighbour) get their id."""
-        claims = (getattr(node, "workeroutput", {}) or {}).get("lowdim_claims", {})
-        for nodeid, info in claims.items():
-            self.note_claim(self.row(nodeid), info, keep=True)
+        """A worker's claim map: tests that never ran (-x, a crashed neighbour) get their id;
+        and the claims' docstrings, which travel only this way (not in every test report)."""
+        output = getattr(node, "workeroutput", {}) or {}
+        docs = output.get("lowdim_docs", {})
+        for nodeid, info in output.get("lowdim_claims", {}).items():
+            self.note_claim(self.row(nodeid), {**info, "doc": docs.get(info["id"], "")},
+                            keep=True)
 
     def logreport(self, report: pytest.TestReport) -> None:
+        if not self.live:
+            if not self.listening:
+                return
+            if not any(name in (PROP_CLAIM, PROP_EVIDENCE) for name, _ in report.user_properties):
+                self.heard_reports.append(report)
+                return
+            self.wake()
         row = self.row(report.nodeid)
         for name, value in report.user_properties:
             if name in (PROP_CLAIM, PROP_EVIDENCE) and isinstance(value, str):
@@ -159,6 +213,8 @@ class RunSession:
                 row["method_hash"] = value.get("method_hash")
                 if value.get("curves"):  # histories over steps, for the figure (figures.py)
                     row["curves"] = value["curves"]
+                if value.get("undecidable"):  # too few seeds to reach alpha (claim.py)
+                    row["undecidable"] = value["undecidable"]
             elif name == runcache.PROP_CACHED and isinstance(value, str):
                 value = json.loads(value)  # each report carries the earlier phases' too
                 if value.get("when") == report.when:
@@ -187,10 +243,13 @@ class RunSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a finding changed
             self.report["meta"]["exitstatus"] = int(session.exitstatus)
         if self.opts.write and self.rows:
+            from ..report import write_reports
+
             outdir = self.report_dir()
             try:
                 self.paths = write_reports(self.report, outdir)
-                self.journal.discard()
+                if self.journal is not None:
+                    self.journal.discard()
             except OSError as e:
                 sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
@@ -199,10 +258,20 @@ class RunSession:
         except OSError as e:
             sys.stderr.write(f"lowdim: could not write the baseline / step summary: {e}\n")
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        if self.paths and not history.incomplete(
+                self.config, session, session.exitstatus, deselected=self.deselected,
+                shard=regression.shard, smoke=self.opts.smoke):
+            line = history.keep(self.report, self.report_dir(), keep_last=self.opts.history)
+            if line:
+                regression.messages.append(line)
 
     def summary(self, terminalreporter) -> None:
-        """The claims table, the baseline comparison, then the accounting's lines."""
+        """The claims table, the baseline comparison, the rows that cannot decide, then the
+        accounting's lines."""
         self._claims_summary(terminalreporter)
+        line = undecidable_line(self.report["rows"] if self.report else [], self.opts.smoke)
+        if line:
+            terminalreporter.write_line(line, yellow=True, bold=True)
         self.accounting.summary(terminalreporter)
 
     def _claims_summary(self, tr) -> None:
@@ -210,6 +279,7 @@ class RunSession:
             return
         if not any(r["claim"] or r["evidence"] for r in self.report["rows"]):
             return
+        from ..regress import render_terminal
         from ..report import render_terminal as render_table  # pandas, tabulate: only here
 
         tr.section("lowdim claims")
@@ -221,3 +291,20 @@ class RunSession:
                 tr.write_line(line, red=red, bold=red)
         for line in self.regression.messages:
             tr.write_line(line)
+
+
+def undecidable_line(rows: list[dict], smoke: bool) -> str | None:
+    """One line about the rows whose decision cannot reach alpha with their seeds (each row's
+    "undecidable" says why), or None when there are none."""
+    rows = [r for r in rows if r.get("undecidable")]
+    if not rows:
+        return None
+    why: dict[str, list[str]] = {}
+    for r in rows:  # "cannot decide at n=4: needs >= 7 seeds (...)" -> "n=4: needs >= 7 seeds"
+        short = r["undecidable"].split(" (", 1)[0].removeprefix("cannot decide at ")
+        why.setdefault(short, []).append(r["test"].split("::", 1)[-1])
+    groups = "; ".join(f"{short}: {', '.join(tests)}" for short, tests in why.items())
+    then = ("skipped (--lowdim-smoke)" if smoke else
+            "give them more seeds, or check the wiring with --lowdim-smoke, which skips them")
+    return (f"lowdim: {len(rows)} row(s) cannot decide with the seeds given (their test's "
+            f"smallest attainable p > alpha), {then}: {groups}")

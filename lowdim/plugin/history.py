@@ -1,0 +1,57 @@
+"""The run history under pytest: which runs are complete, and keeping each one's report.
+
+After a complete run writes its report, the controller hands it to
+lowdim.regress.history.save_history, which keeps it as <report dir>/history/<n>-<commit>-
+<profile>.json, the last --lowdim-history K of them (0: none). A run is complete when it ran
+what the suite holds: not interrupted or stopped early (-x, --maxfail, Ctrl-C, SIGTERM), nothing
+deselected or picked out (-k, -m, --deselect, --lf, --sw, test ids with ::, a --lowdim-shard),
+and not a --lowdim-smoke wiring check. A subset is still a fine report; it is only not a run to
+compare later complete runs with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .reliability import stopped_early
+
+
+def incomplete(config: pytest.Config, session: pytest.Session, exitstatus, *,
+               deselected: int, shard: tuple[int, int] | None, smoke: bool) -> str | None:
+    """Why this run is not complete, in words; None when it is."""
+    if int(exitstatus) != int(pytest.ExitCode.OK) and int(exitstatus) != int(
+            pytest.ExitCode.TESTS_FAILED):
+        return f"it ended with exit status {int(exitstatus)}"
+    if stopped_early(session, exitstatus):
+        return "it stopped early"
+    if smoke:
+        return "it is a --lowdim-smoke run"
+    if shard is not None:
+        return f"it is shard {shard[0]}/{shard[1]}"
+    for dest, flag in (("keyword", "-k"), ("markexpr", "-m"), ("deselect", "--deselect"),
+                       ("lf", "--lf"), ("stepwise", "--sw")):
+        if getattr(config.option, dest, None):
+            return f"{flag} picked its tests"
+    if deselected:
+        return f"{deselected} test(s) were deselected"
+    if any("::" in str(arg) for arg in config.args):
+        return "test ids on the command line picked its tests"
+    return None
+
+
+def keep(report: dict, report_dir: Path, *, keep_last: int) -> str | None:
+    """Keep the report in the history (lowdim.regress.history.save_history); the line to show,
+    None when K is 0 or nothing was kept."""
+    if keep_last <= 0:
+        return None
+    try:
+        from ..regress.history import save_history
+    except ImportError as e:  # pragma: no cover - until lowdim.regress.history is installed
+        return f"lowdim: run history not kept: lowdim.regress.history is not available ({e})"
+    try:
+        path = save_history(report, report_dir, keep=keep_last)
+    except OSError as e:
+        return f"lowdim: could not keep the run in {report_dir / 'history'}: {e}"
+    return f"history: {path} (the last {keep_last} complete runs are kept)" if path else None
