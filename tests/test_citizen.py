@@ -122,13 +122,16 @@ def test_the_installed_plugin_costs_a_plain_session_nothing_measurable(pytester)
     assert best["plugin"] <= 1.10 * best["no:lowdim"] + 0.25, times
 
 
-def test_help_leaves_nothing_behind(pytester):
+def test_help_and_listings_leave_nothing_behind(pytester):
     pytester.makepyfile(**PLAIN)
     before = files_under(pytester.path)
     for args in (("--help",), ("-p", "lowdim", "--help"), ("-o", "lowdim=true", "--help")):
         result = pytester.runpytest_inprocess(*args)
         assert result.ret == 0
         result.stdout.fnmatch_lines(["*--lowdim-seeds=N*"])
+    # opted in, a session that only lists its tests or fixtures writes no report either
+    for args in (("-p", "lowdim", "--co"), ("-p", "lowdim", "--fixtures")):
+        assert pytester.runpytest_inprocess(*args, "-p", "no:cacheprovider").ret == 0
     made = files_under(pytester.path) - before
     assert not lowdim_files(made), sorted(made)
 

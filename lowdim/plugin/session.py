@@ -103,7 +103,7 @@ class RunSession:
         self.limits = TimeLimits(config, self.opts.timeout)
         if self.controller:
             self.sigterm.install()
-        if self.controller and self.opts.write:
+        if self.controller and self.opts.write and not lists_only(config):
             from .journal import Journal
 
             self.journal = Journal(self.report_dir())
@@ -229,7 +229,7 @@ class RunSession:
     # -- the end (controller) ---------------------------------------------------------------
     def finish(self, session: pytest.Session, exitstatus) -> None:
         """Build the report, compare it with the baseline, write it; set the exit status."""
-        collect_only = self.config.option.collectonly
+        collect_only = lists_only(self.config)
         if not collect_only:  # a test that ran without a row fails the run
             self.accounting.check(session, self.rows, exitstatus)
         self.report = build_report(self.config, session, self.opts, self.rows, self.claims,
@@ -291,6 +291,14 @@ class RunSession:
                 tr.write_line(line, red=red, bold=red)
         for line in self.regression.messages:
             tr.write_line(line)
+
+
+def lists_only(config: pytest.Config) -> bool:
+    """A session that lists its tests or fixtures (--co, --fixtures, --fixtures-per-test) and
+    runs none: it keeps no journal and writes no report."""
+    option = config.option
+    return bool(option.collectonly or getattr(option, "showfixtures", False)
+                or getattr(option, "show_fixtures_per_test", False))
 
 
 def undecidable_line(rows: list[dict], smoke: bool) -> str | None:
