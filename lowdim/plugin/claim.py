@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import numbers
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 PROP_CLAIM = "lowdim_claim"  # JSON {id, statement, source}, attached at collection
 PROP_EVIDENCE = "lowdim_evidence"  # what the `claim` fixture recorded
+PROP_NOTE = "lowdim_note"  # a claim test that passed without recording (check_recorded)
 UNDECIDABLE = pytest.StashKey[str]()  # the item's "cannot decide at n=...: ..." sentence
 
 
@@ -61,6 +63,21 @@ def attach_claim_info(items: list[pytest.Item]) -> tuple[dict[str, dict], dict[s
             item.user_properties.append((PROP_CLAIM, json.dumps(info, sort_keys=True)))
             claims[item.nodeid] = info
     return claims, docs
+
+
+MAX_SEEDS = 100_000  # claim.seeds(n)'s cap: far above any claim's budget, far below memory's
+
+
+def seed_count(n) -> int:
+    """n as claim.seeds takes it: an int (numpy's too) from 1 to MAX_SEEDS."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"claim.seeds n: got {n!r} ({type(n).__name__}), not a whole number "
+                        "of seeds; pass an int, e.g. claim.seeds(8) "
+                        "(round a computed count yourself: int(round(x)))")
+    if not 1 <= int(n) <= MAX_SEEDS:
+        raise ValueError(f"claim.seeds n: got {int(n)}; a claim needs at least one seed and "
+                         f"at most {MAX_SEEDS:,}; pass a count in that range")
+    return int(n)
 
 
 class Claim:
@@ -110,10 +127,12 @@ class Claim:
         return full if self._opts.profile == "full" else quick
 
     def seeds(self, n: int) -> list[int]:
-        """The claim's seeds: n of them (or --lowdim-seeds), starting at --lowdim-seed-offset."""
-        if int(n) < 1:
-            raise ValueError(f"n: got {n}; a claim needs at least one seed")
-        count = self._opts.seeds if self._opts.seeds is not None else int(n)
+        """The claim's seeds: n of them (or --lowdim-seeds), starting at --lowdim-seed-offset.
+        n is a whole number from 1 to MAX_SEEDS: a bool, a float (2.9 would silently be 2) or
+        a string is a TypeError, a count out of range a ValueError (not a MemoryError)."""
+        count = seed_count(n)  # checked also where --lowdim-seeds overrides it
+        if self._opts.seeds is not None:
+            count = self._opts.seeds
         self._seed_counts.add(count)  # the budget (the method), also under --lowdim-adaptive
         if self._adaptive is not None:
             count = self._adaptive.prefix(count)
@@ -128,9 +147,9 @@ class Claim:
         (lowdim.report.curves.pack_curves).
         Under --lowdim-smoke a decision that cannot reach alpha with its seeds skips the test
         (pytest.skip, after recording), with the sentence that says why as the reason."""
-        from ..regress import junit_properties, method_hash
+        from ..regress import conditions_of, junit_properties, method_hash
         from ..report.curves import pack_curves
-        from ..stats import Evidence, plain
+        from ..stats import Evidence
         from ..stats.attainable import undecidable
 
         if not isinstance(evidence, Evidence):
@@ -144,14 +163,19 @@ class Claim:
         self._recorded = True
         params = dict(getattr(getattr(self._item, "callspec", None), "params", {}) or {})
         params.update(conditions)
-        payload = {"evidence": evidence.to_dict(), "conditions": plain(params)}
+        test = getattr(self._item, "originalname", None) or self._item.name
+        payload = {"evidence": evidence.to_dict(), "conditions": conditions_of(params, test)}
         k = self._opts.seed_offset
         trained = (self._adaptive.trained if self._adaptive is not None
                    else max(self._seed_counts, default=0))
         payload["seeds"] = [k, k + trained - 1] if trained else None
+        drawn = set(self._seed_counts) | ({trained} if self._adaptive is not None else set())
+        warning = seed_mismatch(evidence, drawn)
+        if warning:
+            payload["warnings"] = [warning]
         payload["method_hash"] = method_hash(
             module_path=getattr(self._item.module, "__file__", None),
-            test=getattr(self._item, "originalname", None) or self._item.name,
+            test=test,
             evidence=payload["evidence"], conditions=payload["conditions"],
             profile=self._opts.profile, seed_counts=self._seed_counts)
         if packed:
@@ -165,3 +189,42 @@ class Claim:
         if note and self._opts.smoke:
             pytest.skip(f"{note}; --lowdim-smoke skips it")
         return evidence
+
+
+def seed_mismatch(evidence: Evidence, drawn: set[int]) -> str | None:
+    """The row's warning when Evidence.n plus the seeds it excluded as non-finite
+    (details "n_nonfinite", nonfinite="exclude") is none of the seed counts the test drew with
+    claim.seeds: most often a (K conditions, S seeds) table handed to a function that takes
+    (S seeds, K conditions), such as ld.trend, which then decides on K "seeds". None when it
+    matches, when the test drew no seeds, and for the sequential rules (seq-*), which stop
+    early on fewer seeds by design."""
+    if not drawn or evidence.rule.startswith("seq-"):
+        return None
+    excluded = int((evidence.details or {}).get("n_nonfinite", 0) or 0)
+    if evidence.n + excluded in drawn:
+        return None
+    counts = " or ".join(str(n) for n in sorted(drawn))
+    besides = f" + {excluded} non-finite seed(s) excluded" if excluded else ""
+    return (f"Evidence.n = {evidence.n}{besides}, but the test drew {counts} seeds with "
+            "claim.seeds: is a (conditions, seeds) table passed where (seeds, conditions) is "
+            "expected (ld.trend, ld.paired take one row per seed)? Pass one value per seed")
+
+
+def check_recorded(item: pytest.Item, rep: pytest.TestReport) -> None:
+    """A claim test's passing call report without recorded evidence: its row gets the note
+    as a warning (in claims.json and the terminal summary); its outcome stays "passed" for
+    now (lowdim's own tests still hold claim tests that record nothing). Skipped, xfailed
+    and failed tests are left as they are."""
+    if rep.when != "call" or not rep.passed or hasattr(rep, "wasxfail"):
+        return
+    if any(name == PROP_EVIDENCE for name, _ in item.user_properties):
+        return
+    if "claim" in (getattr(item, "fixturenames", None) or ()):
+        note = ("passed without recording evidence: call claim.record(evidence) before "
+                "asserting (or skip the test)")
+    elif item.get_closest_marker("claim") is not None:
+        note = ("has the claim marker but passed without recording evidence: take the `claim` "
+                "fixture and call claim.record(evidence) before asserting")
+    else:
+        return
+    rep.user_properties.append((PROP_NOTE, note))

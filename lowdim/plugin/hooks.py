@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from . import gate, runcache, scheduling
-from .claim import UNDECIDABLE, Claim, attach_claim_info
+from .claim import UNDECIDABLE, Claim, attach_claim_info, check_recorded
 from .options import add_options, parse_options, resolve_options
 from .reliability import timeout_of
 from .session import RUN_KEY, RunSession, active
@@ -205,7 +205,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 
 # tryfirst wrapper: the outermost. Before the report is made, the phase's cached seconds join
 # item.user_properties (the report copies them); after every other plugin made its report
-# (skipping's xfail handling included), a timeout turns it into a failure, and a failed
+# (skipping's xfail handling included), a timeout turns it into a failure, a claim test that
+# passed without recording evidence gets a warning, and a failed
 # decision that could not reach alpha with its seeds says so in the failure's report.
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
@@ -215,6 +216,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     runcache.note_served(item, call.when)
     rep = yield
     run.limits.mark_report(item, call, rep)
+    check_recorded(item, rep)  # a claim test that passed without claim.record: a warning
     note = item.stash.get(UNDECIDABLE, None)
     if note and rep.when == "call" and rep.failed:
         rep.sections.append(("lowdim: too few seeds", note))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from . import history, runcache
-from .claim import PROP_CLAIM, PROP_EVIDENCE, claim_info
+from .claim import PROP_CLAIM, PROP_EVIDENCE, PROP_NOTE, claim_info
 from .options import Options
 from .reliability import PROP_TIMEOUT, Accounting, Sigterm, TimeLimits, prepare_device
 from .rows import build_report, new_row, outcome_of
@@ -215,6 +215,10 @@ class RunSession:
                     row["curves"] = value["curves"]
                 if value.get("undecidable"):  # too few seeds to reach alpha (claim.py)
                     row["undecidable"] = value["undecidable"]
+                if value.get("warnings"):  # Evidence.n vs the seeds drawn (claim.py)
+                    row["warnings"] = list(value["warnings"])
+            elif name == PROP_NOTE and value not in row.get("warnings", ()):
+                row.setdefault("warnings", []).append(value)  # passed without recording
             elif name == runcache.PROP_CACHED and isinstance(value, str):
                 value = json.loads(value)  # each report carries the earlier phases' too
                 if value.get("when") == report.when:
@@ -272,6 +276,8 @@ class RunSession:
         line = undecidable_line(self.report["rows"] if self.report else [], self.opts.smoke)
         if line:
             terminalreporter.write_line(line, yellow=True, bold=True)
+        for line in warning_lines(self.report["rows"] if self.report else []):
+            terminalreporter.write_line(line, yellow=True)
         self.accounting.summary(terminalreporter)
 
     def _claims_summary(self, tr) -> None:
@@ -316,3 +322,13 @@ def undecidable_line(rows: list[dict], smoke: bool) -> str | None:
             "give them more seeds, or check the wiring with --lowdim-smoke, which skips them")
     return (f"lowdim: {len(rows)} row(s) cannot decide with the seeds given (their test's "
             f"smallest attainable p > alpha), {then}: {groups}")
+
+
+def warning_lines(rows: list[dict]) -> list[str]:
+    """The rows' warnings (claim.py: Evidence.n against the seeds the test drew, a claim test
+    that passed without recording), a line each under one heading; [] when there are none."""
+    found = [(r["test"], w) for r in rows for w in r.get("warnings", ())]
+    if not found:
+        return []
+    return [f"lowdim: {len(found)} warning(s) about how claim tests used their claim:",
+            *(f"  {test}: {w}" for test, w in found)]

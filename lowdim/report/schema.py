@@ -124,6 +124,7 @@ class Row(_RowRequired, total=False):
     fragility: Fragility | None  # how many seeds would change the verdict
     seeds_to_decide: SeedsToDecide | None  # seeds an INCONCLUSIVE row would need
     undecidable: str  # too few seeds for its test to ever reach alpha (stats.attainable)
+    warnings: list[str]  # misuse: Evidence.n is not the seeds drawn; passed without recording
     figures_error: str  # why fragility and seeds_to_decide could not be computed
     vs_baseline: VsBaseline  # the comparison with --lowdim-baseline or `lowdim merge --baseline`
 
