@@ -1,6 +1,8 @@
 """Claim misuse guards of the plugin (issue 19): values that would put a memory address into the
 method hash enter by name, claim.seeds(n) takes a whole number in range, a claim test that passes
-without recording is a warning in its row, and a row whose Evidence.n is not the seeds the test drew says so.
+without recording is a warning in its row, a row whose Evidence.n is not the seeds the test drew
+says so, and a step that breaks after the tests ran (baseline comparison, figures, html) still
+leaves the report of what ran, with meta "failed" naming it, and a non-zero exit status.
 
 pytester sessions run in this process on claim files that record Evidence from fixed numpy
 arrays (no training).
@@ -228,3 +230,30 @@ def test_seed_mismatch_rule():
     # a sequential rule stops early on fewer seeds by design
     seq = ld.Evidence.from_dict({**ev.to_dict(), "rule": "seq-proportion"})
     assert seq.rule == "seq-proportion" and seed_mismatch(seq, {40}) is None
+
+
+def _broken(*args, **kwargs):
+    raise RuntimeError("it broke")
+
+
+@pytest.mark.parametrize("where, what", [
+    ("lowdim.report.figures.write_figures", "writing the figures / html"),
+    ("lowdim.report.html.render_html", "writing the figures / html"),
+    ("lowdim.regress.RunRegression.annotate", "the baseline comparison"),
+])
+def test_a_failure_after_the_tests_ran_still_writes_the_report(pytester, monkeypatch, where,
+                                                               what):
+    monkeypatch.setattr(where, _broken)
+    pytester.makepyfile(test_seeds=SEEDS)
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    report = json.loads((pytester.path / "out" / "claims.json").read_text())
+    assert report["meta"]["failed"] == [f"{what}: RuntimeError: it broke"]
+    assert report["meta"]["exitstatus"] == int(pytest.ExitCode.INTERNAL_ERROR)
+    assert [r["outcome"] for r in report["rows"]] == ["passed"]
+    md = (pytester.path / "out" / "claims.md").read_text()
+    assert "test_bad_counts" in md and (pytester.path / "out" / "claims.csv").exists()
+    assert not (pytester.path / "out" / "history").exists()  # not a complete run
+    result.stdout.fnmatch_lines([f"lowdim: {what} failed after the tests ran (RuntimeError: "
+                                 "it broke); the report of what ran is written*"])

@@ -243,31 +243,79 @@ class RunSession:
                 self.journal.discard()
             return
         regression = self.regression  # seed block, shard, --lowdim-baseline
-        if regression.annotate(self.report) and session.exitstatus == pytest.ExitCode.OK:
+        failed: list[str] = []  # what broke after the tests ran: the report is written anyway
+        try:
+            changed = regression.annotate(self.report)
+        except Exception as e:  # noqa: BLE001 - a baseline that breaks the compare
+            changed = False
+            self._failed(session, failed, "the baseline comparison", e)
+        if changed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a finding changed
             self.report["meta"]["exitstatus"] = int(session.exitstatus)
         if self.opts.write and self.rows:
-            from ..report import write_reports
-
-            outdir = self.report_dir()
-            try:
-                self.paths = write_reports(self.report, outdir)
-                if self.journal is not None:
-                    self.journal.discard()
-            except OSError as e:
-                sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
-                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            self._write(session, failed)
         try:  # --lowdim-save-baseline, $GITHUB_STEP_SUMMARY
             regression.after_run(self.report)
         except OSError as e:
             sys.stderr.write(f"lowdim: could not write the baseline / step summary: {e}\n")
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-        if self.paths and not history.incomplete(
+            self._failed(session, failed, "writing the baseline / step summary", e, rewrite=True)
+        except Exception as e:  # noqa: BLE001
+            self._failed(session, failed, "writing the baseline / step summary", e, rewrite=True)
+        if self.paths and not failed and not history.incomplete(
                 self.config, session, session.exitstatus, deselected=self.deselected,
                 shard=regression.shard, smoke=self.opts.smoke):
             line = history.keep(self.report, self.report_dir(), keep_last=self.opts.history)
             if line:
                 regression.messages.append(line)
+
+    def _write(self, session: pytest.Session, failed: list[str]) -> None:
+        """Write the report; where its figures or html break, the report of what ran still
+        gets written (json, md, csv) with meta "failed" naming what broke."""
+        from ..report import write_reports
+
+        outdir = self.report_dir()
+        try:
+            self.paths = write_reports(self.report, outdir)
+        except OSError as e:
+            sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            return
+        except Exception as e:  # noqa: BLE001 - figures, html: the rows must not be lost
+            self._failed(session, failed, "writing the figures / html", e)
+            try:
+                self.paths = write_plain(self.report, outdir)
+            except OSError as e2:
+                sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e2}\n")
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                return
+        if self.journal is not None:
+            try:
+                self.journal.discard()
+            except Exception as e:  # noqa: BLE001
+                self._failed(session, failed, "removing the journal", e)
+
+    def _failed(self, session: pytest.Session, failed: list[str], what: str, error: Exception,
+                *, rewrite: bool = False) -> None:
+        """Note a step after the tests that broke: meta "failed", a red summary line and a
+        non-zero exit status. rewrite: claims.json was already written; write it again."""
+        failed.append(f"{what}: {type(error).__name__}: {error}")
+        meta = self.report["meta"]
+        meta["failed"] = list(failed)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        meta["exitstatus"] = int(session.exitstatus)
+        self.accounting.errors.append(f"lowdim: {what} failed after the tests ran "
+                                      f"({type(error).__name__}: {error}); the report of what "
+                                      "ran is written, with meta 'failed' naming it")
+        if rewrite and self.paths:
+            from ..report.schema import atomic_write
+            from ..report.write import dump_report
+
+            try:
+                atomic_write(self.paths["json"], dump_report(self.report))
+            except OSError:  # the first write's claims.json stays
+                pass
 
     def summary(self, terminalreporter) -> None:
         """The claims table, the baseline comparison, the rows that cannot decide, then the
@@ -332,3 +380,17 @@ def warning_lines(rows: list[dict]) -> list[str]:
         return []
     return [f"lowdim: {len(found)} warning(s) about how claim tests used their claim:",
             *(f"  {test}: {w}" for test, w in found)]
+
+
+def write_plain(report: dict, outdir: Path) -> dict[str, Path]:
+    """claims.json, .md and .csv without figures and html: what a run writes when those broke."""
+    from ..report.render import csv_text, render_markdown, to_frame
+    from ..report.schema import atomic_write
+    from ..report.write import REPORT_NAME, dump_report
+
+    paths = {"json": outdir / REPORT_NAME}
+    paths["md"], paths["csv"] = paths["json"].with_suffix(".md"), paths["json"].with_suffix(".csv")
+    atomic_write(paths["json"], dump_report(report))
+    atomic_write(paths["md"], render_markdown(report))
+    atomic_write(paths["csv"], csv_text(to_frame(report)))
+    return paths
