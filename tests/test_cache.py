@@ -359,6 +359,7 @@ def expensive(seeds: tuple):
 
 def test_uses_it(claim):
     assert expensive(tuple(claim.seeds(3))).tolist() == [0.0, 2.0, 4.0]
+    claim.record(ld.proportion([True] * 3, threshold=0.5))
 '''
 
 
@@ -432,6 +433,7 @@ def expensive(n: int):
 
 def test_uses_it(claim):
     assert expensive(3) == 3
+    claim.record(ld.proportion([True] * 3, threshold=0.5))
 '''
 
 

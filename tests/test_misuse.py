@@ -1,6 +1,6 @@
 """Claim misuse guards of the plugin (issue 19): values that would put a memory address into the
 method hash enter by name, claim.seeds(n) takes a whole number in range, a claim test that passes
-without recording is a warning in its row, a row whose Evidence.n is not the seeds the test drew
+without recording fails, a row whose Evidence.n is not the seeds the test drew
 says so, and a step that breaks after the tests ran (baseline comparison, figures, html) still
 leaves the report of what ran, with meta "failed" naming it, and a non-zero exit status.
 
@@ -137,14 +137,17 @@ def test_xpassed(claim):
 '''
 
 
-def test_a_claim_test_that_passes_without_recording_is_a_warning(pytester):
+def test_a_claim_test_that_passes_without_recording_fails(pytester):
     pytester.makepyfile(test_forgot=UNRECORDED)
     result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider",
                                           "-rA")
-    result.assert_outcomes(passed=3, skipped=1, xfailed=1, xpassed=1)
+    result.assert_outcomes(passed=2, failed=1, skipped=1, xfailed=1, xpassed=1)
+    result.stdout.fnmatch_lines([
+        "*lowdim: test_forgot.py::test_forgets_to_record passed without recording evidence: "
+        "call claim.record(evidence) before asserting*"])
     rows = _rows(pytester, "out")
     forgot = rows["test_forgets_to_record"]
-    assert forgot["outcome"] == "passed" and forgot["evidence"] is None
+    assert forgot["outcome"] == "failed" and forgot["evidence"] is None
     assert forgot["warnings"] == ["passed without recording evidence: call "
                                   "claim.record(evidence) before asserting (or skip the test)"]
     # a test with the marker only cannot record: it passes, with a warning

@@ -299,7 +299,7 @@ def test_proportion(claim, k):
     claim.record(ld.proportion(np.arange(20) < k, threshold=0.5))
 
 
-def test_no_evidence(claim):
+def test_no_evidence():
     pass
 '''
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .options import Options
+from .options import MAX_SEEDS, Options
 
 if TYPE_CHECKING:
     from ..stats import Evidence
@@ -65,7 +65,6 @@ def attach_claim_info(items: list[pytest.Item]) -> tuple[dict[str, dict], dict[s
     return claims, docs
 
 
-MAX_SEEDS = 100_000  # claim.seeds(n)'s cap: far above any claim's budget, far below memory's
 
 
 def seed_count(n) -> int:
@@ -211,10 +210,10 @@ def seed_mismatch(evidence: Evidence, drawn: set[int]) -> str | None:
 
 
 def check_recorded(item: pytest.Item, rep: pytest.TestReport) -> None:
-    """A claim test's passing call report without recorded evidence: its row gets the note
-    as a warning (in claims.json and the terminal summary); its outcome stays "passed" for
-    now (lowdim's own tests still hold claim tests that record nothing). Skipped, xfailed
-    and failed tests are left as they are."""
+    """A claim test's passing call report without recorded evidence: a test that takes the
+    `claim` fixture fails (its row "failed", the note in its warnings); a test that has the
+    claim marker only (it cannot record) keeps its outcome, with the note as a warning.
+    Skipped, xfailed and failed tests are left as they are."""
     if rep.when != "call" or not rep.passed or hasattr(rep, "wasxfail"):
         return
     if any(name == PROP_EVIDENCE for name, _ in item.user_properties):
@@ -222,6 +221,8 @@ def check_recorded(item: pytest.Item, rep: pytest.TestReport) -> None:
     if "claim" in (getattr(item, "fixturenames", None) or ()):
         note = ("passed without recording evidence: call claim.record(evidence) before "
                 "asserting (or skip the test)")
+        rep.outcome = "failed"
+        rep.longrepr = f"lowdim: {item.nodeid} {note}"
     elif item.get_closest_marker("claim") is not None:
         note = ("has the claim marker but passed without recording evidence: take the `claim` "
                 "fixture and call claim.record(evidence) before asserting")

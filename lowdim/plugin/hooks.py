@@ -206,7 +206,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 # tryfirst wrapper: the outermost. Before the report is made, the phase's cached seconds join
 # item.user_properties (the report copies them); after every other plugin made its report
 # (skipping's xfail handling included), a timeout turns it into a failure, a claim test that
-# passed without recording evidence gets a warning, and a failed
+# passed without recording evidence fails, and a failed
 # decision that could not reach alpha with its seeds says so in the failure's report.
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
@@ -216,7 +216,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     runcache.note_served(item, call.when)
     rep = yield
     run.limits.mark_report(item, call, rep)
-    check_recorded(item, rep)  # a claim test that passed without claim.record: a warning
+    check_recorded(item, rep)  # a claim test that passed without claim.record fails
     note = item.stash.get(UNDECIDABLE, None)
     if note and rep.when == "call" and rep.failed:
         rep.sections.append(("lowdim: too few seeds", note))

@@ -23,6 +23,7 @@ from .reliability import check_timeout
 
 PROFILES = ("quick", "full")
 DEVICES = ("cpu", "cuda", "auto")
+MAX_SEEDS = 100_000  # claim.seeds(n)'s cap: far above any claim's budget, far below memory's
 HISTORY_KEEP = 20  # --lowdim-history default: the runs kept in reports/history
 
 
@@ -176,8 +177,9 @@ def parse_options(config: pytest.Config) -> Options:
         check_timeout(o.timeout, "--lowdim-timeout")
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None
-    if o.seeds is not None and o.seeds < 1:
-        raise pytest.UsageError(f"--lowdim-seeds: got {o.seeds}; need a seed count >= 1")
+    if o.seeds is not None and not 1 <= o.seeds <= MAX_SEEDS:
+        raise pytest.UsageError(f"--lowdim-seeds: got {o.seeds}; need a seed count from 1 to "
+                                f"{MAX_SEEDS:,}")
     if o.seed_offset < 0:
         raise pytest.UsageError(f"--lowdim-seed-offset: got {o.seed_offset}; need >= 0")
     if o.device not in DEVICES and not o.device.startswith("cuda:"):

@@ -202,6 +202,7 @@ class Meta(TypedDict, total=False):
     args: list[str] | None  # pytest's command line (null after a merge)
     exitstatus: int  # pytest's exit status
     n_decisions: int  # rows with a p-value (the Holm family)
+    failed: list[str]  # steps that broke after the tests ran (baseline, figures, html, ...)
     seed_block: SeedBlock  # which seeds ran
     shard: Shard | None  # the shard this run was (null: the whole suite)
     merged_from: list[MergedFrom]  # the inputs of `lowdim merge`
