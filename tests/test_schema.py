@@ -116,19 +116,9 @@ def test_real_reports_validate_and_declare_every_key(pytester):
         assert schema.load_report(path) == rep  # and load_report reads it as written
 
 
-@pytest.mark.parametrize("where, value, message", [
-    (("rows", 0, "evidence", "n"), "12", r'rows\[0\]\.evidence\.n \(test t\.py::x\): expected an '
-                                        r'integer, got "12"'),
-    (("rows", 0, "evidence", "values", 1), "x", r"rows\[0\]\.evidence\.values\[1\] .*expected a "
-                                                r"number or null"),
-    (("rows", 0, "evidence", "interval"), [0.1],
-     r"rows\[0\]\.evidence\.interval .*expected a list of length 2, got a list of length 1"),
-    (("rows", 0, "outcome"), "fine", r'rows\[0\]\.outcome .*expected one of "passed", "failed"'),
-    (("rows", 0, "duration_s"), True, r"rows\[0\]\.duration_s .*expected a number, got true"),
-    (("meta", "options", "seeds"), "all", r"meta\.options\.seeds: expected an integer or null"),
-    (("meta", "shard"), [1, 2], r"meta\.shard: expected an object \(Shard\) or null"),
-], ids=["int", "list-item", "pair", "literal", "bool-is-no-number", "nested", "object"])
-def test_load_report_names_the_key_of_a_wrong_type(tmp_path, where, value, message):
+def _tampered(tmp_path, where: tuple, value) -> tuple[dict, Path]:
+    """A small valid report (checked to load), then `value` set at the key path `where`,
+    written to tmp_path/claims.json: (the report, its path)."""
     import lowdim as ld
 
     rep = {"schema_version": schema.SCHEMA_VERSION, "meta": {"options": {"seeds": 3},
@@ -143,6 +133,23 @@ def test_load_report_names_the_key_of_a_wrong_type(tmp_path, where, value, messa
     target[where[-1]] = value
     path = tmp_path / "claims.json"
     path.write_text(json.dumps(rep))
+    return rep, path
+
+
+@pytest.mark.parametrize("where, value, message", [
+    (("rows", 0, "evidence", "n"), "12", r'rows\[0\]\.evidence\.n \(test t\.py::x\): expected an '
+                                        r'integer, got "12"'),
+    (("rows", 0, "evidence", "values", 1), "x", r"rows\[0\]\.evidence\.values\[1\] .*expected a "
+                                                r"number or null"),
+    (("rows", 0, "evidence", "interval"), [0.1],
+     r"rows\[0\]\.evidence\.interval .*expected a list of length 2, got a list of length 1"),
+    (("rows", 0, "outcome"), "fine", r'rows\[0\]\.outcome .*expected one of "passed", "failed"'),
+    (("rows", 0, "duration_s"), True, r"rows\[0\]\.duration_s .*expected a number, got true"),
+    (("meta", "options", "seeds"), "all", r"meta\.options\.seeds: expected an integer or null"),
+    (("meta", "shard"), [1, 2], r"meta\.shard: expected an object \(Shard\) or null"),
+], ids=["int", "list-item", "pair", "literal", "bool-is-no-number", "nested", "object"])
+def test_load_report_names_the_key_of_a_wrong_type(tmp_path, where, value, message):
+    rep, path = _tampered(tmp_path, where, value)
     with pytest.raises(ValueError, match=f"{re.escape(str(path))}: {message}"):
         schema.load_report(path)
     with pytest.raises(jsonschema.ValidationError):
@@ -157,18 +164,9 @@ def test_load_report_names_the_key_of_a_wrong_type(tmp_path, where, value, messa
      r"meta\.shard\.count: expected a number from 1 to 1000, got 10000000"),
 ], ids=["negative-n", "p-over-1", "shard-count"])
 def test_ranges_are_published_and_checked_by_the_regress_loader(tmp_path, where, value, message):
-    import lowdim as ld
     from lowdim.report import publish
 
-    rep = {"schema_version": schema.SCHEMA_VERSION, "meta": {"options": {"seeds": 3}},
-           "rows": [{"test": "t.py::x", "outcome": "passed", "duration_s": 1.0,
-                     "evidence": ld.proportion([1, 1, 0], threshold=0.5).to_dict()}]}
-    target = rep
-    for key in where[:-1]:
-        target = target[key]
-    target[where[-1]] = value
-    path = tmp_path / "claims.json"
-    path.write_text(json.dumps(rep))
+    rep, path = _tampered(tmp_path, where, value)
     with pytest.raises(ValueError, match=f"BASELINE {re.escape(str(path))}: {message}"):
         regress.load_baseline(path, option="BASELINE")
     with pytest.raises(jsonschema.ValidationError):  # the published schema says the same
