@@ -201,18 +201,20 @@ def test_the_report_commands_load_no_torch(pytester):
     pytester.runpytest_subprocess("-n", "0", "--lowdim-report-dir", "out").assert_outcomes(
         passed=2)
     report = pytester.path / "out" / "claims.json"
-    probe = ("import sys; from lowdim.cli import main; code = main({args!r}); "
-             "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] == 'torch')]))")
     runs = {
         "report": ["report", str(report), "--out", str(pytester.path / "again")],
         "compare": ["compare", str(report), str(report)],
         "merge": ["merge", str(pytester.path / "merged.json"), str(report)],
         "new": ["new", "layout-probe", "--dir", str(pytester.path / "new")],
     }
-    for command, args in runs.items():
-        out = _python("import json\n" + probe.format(args=args), LOWDIM_FIGURES="0")
-        assert out.returncode == 0, (command, out.stderr)
-        code, torch_modules = json.loads(out.stdout.strip().splitlines()[-1])
+    # One child runs the commands in turn and notes after each what of torch it has loaded.
+    probe = ("import json, sys\nfrom lowdim.cli import main\nout = {}\n"
+             f"for name, args in {runs!r}.items():\n"
+             "    out[name] = [main(args), sorted(m for m in sys.modules if m.startswith('torch'))]\n"
+             "print(json.dumps(out))")
+    out = _python(probe, LOWDIM_FIGURES="0")
+    assert out.returncode == 0, out.stderr
+    for command, (code, torch_modules) in json.loads(out.stdout.strip().splitlines()[-1]).items():
         assert code == 0, (command, out.stdout, out.stderr)
         assert torch_modules == [], f"lowdim {command} imported {torch_modules[:3]}"
 
