@@ -84,8 +84,19 @@ def render(name: str) -> str:
     return TEMPLATE.format(title=title, claim_id=claim_id)
 
 
+CONFTEST = '''"""A claims folder: every pytest session that names it is a lowdim claims session.
+
+`lowdim_claims = True` opts those sessions in before collection, so that under -n lowdim deals
+whole claim files to the workers, longest first (xdist picks its scheduler before collecting).
+"""
+
+lowdim_claims = True
+'''
+
+
 def new_claim(name: str, directory: str | os.PathLike = "claims") -> Path:
-    """Write DIRECTORY/test_<name>.py from the template; refuses to overwrite a file."""
+    """Write DIRECTORY/test_<name>.py from the template; refuses to overwrite a file. A folder
+    without a conftest.py also gets one that opts its sessions in (CONFTEST)."""
     _, module = check_name(name)
     folder = Path(directory)
     if folder.exists() and not folder.is_dir():
@@ -97,4 +108,9 @@ def new_claim(name: str, directory: str | os.PathLike = "claims") -> Path:
             f.write(render(name))
     except FileExistsError:
         raise ValueError(f"{path}: already exists; pick another NAME or edit that file") from None
+    try:
+        with open(folder / "conftest.py", "x", encoding="utf-8") as f:
+            f.write(CONFTEST)
+    except FileExistsError:  # the folder's own conftest.py stays as it is
+        pass
     return path

@@ -214,6 +214,12 @@ def test_new_writes_a_claim_skeleton_that_passes(pytester):
     for section in ("Claim ", "Source ", "Method ", "Test ", "Expect ", "Known artefacts"):
         assert f"\n{section}" in text
     assert 'pytest.mark.claim(\n    "wide-nets"' in text
+    conftest = pytester.path / "claims" / "conftest.py"  # a new claims folder opts in
+    assert "lowdim_claims = True" in conftest.read_text()
+    conftest.write_text("# the user's own\n")
+    assert cli.main(["new", "other-claim", "--dir", str(pytester.path / "claims")]) == 0
+    assert conftest.read_text() == "# the user's own\n"  # never overwritten
+    (pytester.path / "claims" / "test_other_claim.py").unlink()
     result, report = run(pytester, str(path))
     result.assert_outcomes(passed=1)
     assert report["rows"][0]["evidence"]["verdict"] == "SUPPORTED"
