@@ -46,10 +46,8 @@ def keep(report: dict, report_dir: Path, *, keep_last: int) -> str | None:
     None when K is 0 or nothing was kept."""
     if keep_last <= 0:
         return None
-    try:
-        from ..regress.history import save_history
-    except ImportError as e:  # pragma: no cover - until lowdim.regress.history is installed
-        return f"lowdim: run history not kept: lowdim.regress.history is not available ({e})"
+    from ..regress.history import save_history
+
     try:
         path = save_history(report, report_dir, keep=keep_last)
     except OSError as e:

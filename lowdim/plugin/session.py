@@ -256,11 +256,7 @@ class RunSession:
             self._write(session, failed)
         try:  # --lowdim-save-baseline, $GITHUB_STEP_SUMMARY
             regression.after_run(self.report)
-        except OSError as e:
-            sys.stderr.write(f"lowdim: could not write the baseline / step summary: {e}\n")
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-            self._failed(session, failed, "writing the baseline / step summary", e, rewrite=True)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - OSError included: the report stays written
             self._failed(session, failed, "writing the baseline / step summary", e, rewrite=True)
         if self.paths and not failed and not history.incomplete(
                 self.config, session, session.exitstatus, deselected=self.deselected,
@@ -275,20 +271,19 @@ class RunSession:
         from ..report import write_reports
 
         outdir = self.report_dir()
-        try:
-            self.paths = write_reports(self.report, outdir)
-        except OSError as e:
-            sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-            return
-        except Exception as e:  # noqa: BLE001 - figures, html: the rows must not be lost
-            self._failed(session, failed, "writing the figures / html", e)
+        # Every file first; where figures or html break, the plain json, md and csv of the rows.
+        for writer, what in ((write_reports, "writing the figures / html"), (write_plain, None)):
             try:
-                self.paths = write_plain(self.report, outdir)
-            except OSError as e2:
-                sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e2}\n")
+                self.paths = writer(self.report, outdir)
+                break
+            except OSError as e:  # the folder itself cannot take the report
+                sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
                 return
+            except Exception as e:  # noqa: BLE001 - the rows must not be lost
+                if what is None:
+                    raise
+                self._failed(session, failed, what, e)
         if self.journal is not None:
             try:
                 self.journal.discard()
