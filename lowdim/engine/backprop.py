@@ -60,8 +60,9 @@ def disabled():
 
 
 def supports(model) -> bool:
-    """Exactly lowdim's MLP (a subclass may change forward), unless disabled()."""
-    return _enabled and type(model) is MLP
+    """Exactly lowdim's MLP (a subclass may change forward) in the standard parametrization
+    (the others' weight multipliers are left to autograd), unless disabled()."""
+    return _enabled and type(model) is MLP and model.parametrization == "standard"
 
 
 def _loss_backward(loss: str, out: torch.Tensor, y: torch.Tensor):

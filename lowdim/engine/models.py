@@ -34,6 +34,7 @@ def _real(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+PARAMETRIZATIONS = ("standard", "ntk", "mean-field")
 INIT_KINDS = ("torch", "xavier", "he", "normal", "uniform", "constant", "zeros")
 
 
@@ -133,6 +134,12 @@ class MLP:
                  sizes (1, 10, 10, 10, 2) with tie_hidden applies one 10x10 layer twice)
     dropout      drop probability on every hidden layer during training (inverted: kept units
                  are scaled by 1/(1-p), as seed 002's mask*2 at p=0.5)
+    parametrization  a fixed multiplier on every layer's weights in the forward pass, the
+                 parameters themselves drawn by weight_init (PARAMETRIZATIONS):
+                 "standard"   h @ W + b (no multiplier; the default)
+                 "ntk"        h @ W / sqrt(fan_in) + b on every layer (Jacot et al. 2018; with
+                              weight_init Init("normal", 1.0))
+                 "mean-field" as "ntk", but the output layer h @ W / fan_in + b
     """
 
     sizes: tuple[int, ...]
@@ -143,6 +150,7 @@ class MLP:
     bias_init: Init | None = None
     tie_hidden: bool = False
     dropout: float = 0.0
+    parametrization: str = "standard"
 
     def __post_init__(self):
         sizes = self.sizes
@@ -169,6 +177,10 @@ class MLP:
             raise ValueError(f"MLP.weight_init: got {self.weight_init!r}; need a lowdim.Init")
         if self.bias_init is not None and not isinstance(self.bias_init, Init):
             raise ValueError(f"MLP.bias_init: got {self.bias_init!r}; need a lowdim.Init or None")
+        if (not isinstance(self.parametrization, str)
+                or self.parametrization not in PARAMETRIZATIONS):
+            raise ValueError(f"MLP.parametrization: got {self.parametrization!r}; allowed: "
+                             f"{', '.join(PARAMETRIZATIONS)}")
         if self.tie_hidden and len(set(self.sizes[1:-1])) > 1:
             raise ValueError(f"MLP.tie_hidden: hidden widths must be equal, got {self.sizes[1:-1]}")
 
@@ -179,6 +191,16 @@ class MLP:
         if not self.tie_hidden or n <= 2:
             return [str(i) for i in range(n)]
         return ["0"] + ["1"] * (n - 2) + [str(n - 1)]
+
+    def weight_scales(self) -> list[float]:
+        """The forward pass's multiplier on each layer's weights (see parametrization)."""
+        fans = self.sizes[:-1]
+        if self.parametrization == "standard":
+            return [1.0] * len(fans)
+        scales = [1.0 / math.sqrt(f) for f in fans]
+        if self.parametrization == "mean-field":
+            scales[-1] = 1.0 / fans[-1]
+        return scales
 
     def n_params(self) -> int:
         """Parameters of one seed's net (tied layers counted once)."""
@@ -248,10 +270,13 @@ class MLP:
         last layer out_activation(z), i.e. the outputs)."""
         act = ACTIVATIONS[self.activation]
         names = self.layer_names()
+        scales = self.weight_scales()
         layers = []
         h = x
         for layer, name in enumerate(names):
             w = params["w" + name]  # (S, in, out)
+            if scales[layer] != 1.0:
+                w = w * scales[layer]
             z = affine(h, w, params["b" + name] if self.bias else None)
             a = act(z) if layer < len(names) - 1 else ACTIVATIONS[self.out_activation](z)
             layers.append((h, z, a))

@@ -97,7 +97,7 @@ def ntk_gram(
     """
     p, xx = _as_float(params, x, dtype)
     with torch.enable_grad():
-        if isinstance(model, MLP) and not model.tie_hidden:
+        if isinstance(model, MLP) and not model.tie_hidden and model.parametrization == "standard":
             gram = _mlp_gram(model, p, xx)
         else:
             gram = _generic_gram(model, p, xx)
