@@ -8,6 +8,9 @@
                               path or a kept run: last, -2, a run number or id (`history`)
     history [--history-dir DIR]   the kept runs (reports/history), with their verdict counts
     merge OUT.json SHARD.json...  [--baseline PATH]   one report from the shards of a run
+    robustness OWN.json NEIGHBOUR.json... [--out DIR]   the claim x neighbour verdict map of a
+                              run at the claims' own setting and runs under --lowdim-perturb:
+                              DIR/robustness.md, .json, .html (docs/robustness.md)
     new NAME [--dir claims]   write claims/test_<name>.py, a claim skeleton that passes
     calibrate [--runs N] [--json PATH] [--seed K]   simulate every decision rule: type-I error,
                               interval coverage, power, seeds used (exit 1 on a miss with --strict)
@@ -85,6 +88,24 @@ def _cmd_history(args) -> int:
     return 0
 
 
+def _cmd_robustness(args) -> int:
+    from .report.robustmap import write_map
+    from .report.robustness import build, render_summary
+
+    runs = [_baseline.load_baseline(p, option="RUN") for p in args.runs]
+    own = [i for i, r in enumerate(runs) if not (r["meta"].get("options") or {}).get("perturb")]
+    if len(own) != 1:
+        raise ValueError(f"RUN: need exactly one run at the claims' own setting (no "
+                         f"--lowdim-perturb) among the {len(runs)} given, found {len(own)}")
+    order = own + [i for i in range(len(runs)) if i not in own]
+    rmap = build(runs[order[0]], [runs[i] for i in order[1:]],
+                 paths=[args.runs[i] for i in order])
+    paths = write_map(rmap, Path(args.out))
+    print(render_summary(rmap))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
 def _cmd_new(args) -> int:
     from . import scaffold
 
@@ -126,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", help="also compare the merged report with this baseline "
                                       "(exit 1 when a verdict changed)")
     p.set_defaults(func=_cmd_merge)
+    p = sub.add_parser("robustness", help="map verdicts at the own setting and its neighbours")
+    p.add_argument("runs", nargs="+", metavar="RUN.json", help="claims.json of one run at the "
+                   "claims' own setting and of runs under --lowdim-perturb")
+    p.add_argument("--out", default="reports", help="folder for robustness.md, .json, .html "
+                   "(default reports/)")
+    p.set_defaults(func=_cmd_robustness)
     p = sub.add_parser("new", help="write claims/test_<NAME>.py, a passing claim skeleton")
     p.add_argument("name", help="the claim id, e.g. wide-nets-fit-better")
     p.add_argument("--dir", default="claims", help="the claims folder (default claims/)")

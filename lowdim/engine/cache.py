@@ -16,8 +16,8 @@ lowdim's engine and stats rooms (KEYED_ROOMS: the code a cached function can rea
 arguments (bound to the signature, defaults applied; only plain values are allowed: None,
 bool, int, float, str, tuples of them and frozen dataclasses such as TrainConfig or MLP); the
 versions of python, torch, numpy, scipy and scikit-learn; torch's intra-op thread count; the CPU's
-vector capability and, for a CUDA run, the GPU's name. Change any of them and the entry is
-simply not found.
+vector capability and, for a CUDA run, the GPU's name; a --lowdim-perturb perturbation (an entry
+keeps what it reached: lowdim.engine.perturb). Change any of them and the entry is not found.
 
 An entry is one .npz file: the arrays, plus a JSON description of the value's structure (the
 tree of containers; at every array leaf its shape, numpy dtype, sha256 of its bytes and, for a
@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import kernels
+from . import kernels, perturb
 from .source import normalised_source, reachable_source
 
 FORMAT = 1  # bump when the key changes (every entry is then missed)
@@ -323,7 +323,8 @@ def _write(path: Path, key: str, described: dict, value: Any, compute_s: float) 
     tree = _encode(value, arrays, "result")
     meta = json.dumps({"format": FORMAT, "layout": LAYOUT, "key": key, "described": described,
                        "tree": tree, "tree_sha256": _sha256_json(tree),
-                       "compute_s": round(compute_s, 3)}, sort_keys=True).encode()
+                       "compute_s": round(compute_s, 3), **perturb.stored(key)},
+                      sort_keys=True).encode()
     buf = io.BytesIO()
     np.savez(buf, **{_META: np.frombuffer(meta, dtype=np.uint8)}, **arrays)
     _atomic_write_bytes(path, buf.getvalue())
@@ -336,6 +337,7 @@ def _read(path: Path, key: str) -> tuple[Any, float]:
         meta = json.loads(z[_META].tobytes().decode())
         arrays = {name: z[name] for name in z.files if name != _META}
     _check(meta, key, arrays)
+    perturb.served(key, meta.get("perturbed"))
     compute_s = meta.get("compute_s")
     return _decode(meta["tree"], arrays), (float(compute_s) if isinstance(
         compute_s, (int, float)) and compute_s >= 0 else 0.0)
@@ -373,7 +375,7 @@ def cached(fn: Callable) -> Callable:
                 plain[k] = _plain(v, k)
         return {"format": FORMAT, "function": name, "source": source, "arguments": plain,
                 "threads": torch.get_num_threads(), "cuda": _cuda_names(plain),
-                **_environment()}
+                **_environment(), **perturb.key_part()}
 
     def cache_key(*args, **kwargs) -> str:
         text = json.dumps(describe(args, kwargs), sort_keys=True)
@@ -384,6 +386,7 @@ def cached(fn: Callable) -> Callable:
         described = describe(args, kwargs)
         key = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
         if key in memo:
+            perturb.served(key)
             return memo[key]
         store = store_dir() if source is not None else None
         path = store / folder / f"{key}.npz" if store is not None else None
@@ -395,7 +398,8 @@ def cached(fn: Callable) -> Callable:
             except Exception:  # damaged, truncated, another key: recompute and overwrite
                 pass
         start = time.perf_counter()
-        value = fn(*args, **kwargs)
+        with perturb.computing(key):
+            value = fn(*args, **kwargs)
         compute_s = time.perf_counter() - start
         if path is None:
             _encode(value, None, "result")  # the same refusals with or without a store

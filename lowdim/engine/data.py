@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import perturb
 from .seeding import check_seeds, numpy_rng
 
 
@@ -285,6 +286,8 @@ def make_moons(
     """scikit-learn's make_moons per seed (random_state from seed i's stream), shuffled and split
     like train_test_split(test_size). x: (S, n_train, 2), y: (S, n_train); test likewise."""
     from sklearn.datasets import make_moons as sk_moons
+
+    noise = perturb.scaled("noise", noise)  # --lowdim-perturb noise=xF
 
     def make(rng):
         x, y = sk_moons(n_samples=n_samples, noise=noise,

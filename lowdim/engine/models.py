@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import perturb
 from .seeding import check_seeds, torch_generator
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -231,6 +232,8 @@ class MLP:
         Seed i draws from its own generator (purpose "init"), layer by layer, weight then bias.
         """
         seeds = check_seeds(seeds)
+        if (wider := perturb.widened(self)) is not self:  # --lowdim-perturb width=xF
+            return wider.init(seeds, key=key, dtype=dtype, device=device)
         bias_init = self.bias_init or _default_bias_init(self.weight_init)
         per_seed: list[dict[str, torch.Tensor]] = []
         for s in seeds:
@@ -247,7 +250,8 @@ class MLP:
                         (1, o), fan_in=i, fan_out=o, bias=True, generator=g, dtype=dtype
                     )
             per_seed.append(p)
-        return {k: torch.stack([p[k] for p in per_seed]).to(device) for k in per_seed[0]}
+        stacked = {k: torch.stack([p[k] for p in per_seed]).to(device) for k in per_seed[0]}
+        return perturb.scale_init(stacked, lambda name: name.startswith("w"))  # init=xF
 
     # -- forward -----------------------------------------------------------------------------
     def forward(
@@ -324,7 +328,8 @@ class TorchModule:
         params, buffers = stack_module_state(modules)
         if buffers:
             raise ValueError("factory: modules with buffers (e.g. BatchNorm) are not supported")
-        return {k: v.detach().to(device) for k, v in params.items()}
+        params = {k: v.detach().to(device) for k, v in params.items()}
+        return perturb.scale_init(params, lambda name: name.endswith("weight"))  # init=xF
 
     def forward(self, params, x, masks=None):
         from torch.func import functional_call

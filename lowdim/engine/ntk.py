@@ -18,6 +18,7 @@ import functools
 
 import torch
 
+from . import perturb
 from .models import ACTIVATIONS, MLP
 
 
@@ -225,6 +226,7 @@ def relu_1d_gd(
     Returns the final parameters (new tensors, same names and shapes) and the recorded losses
     (R, S).
     """
+    lr, steps = perturb.scaled("lr", lr), perturb.count("steps", steps)  # --lowdim-perturb
     if params["w0"].shape[1] != 1 or params["w1"].shape[2] != 1 or len(params) != 4:
         raise ValueError("params: need a two-layer net with one input and one output, i.e. "
                          "lowdim.MLP((1, H, 1)).init(...): w0 (S, 1, H), b0, w1 (S, H, 1), b1")

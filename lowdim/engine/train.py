@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from . import backprop
+from . import backprop, perturb
 from ._step import Chunked, Optimizer, Sampler, penalty, take
 from .config import TrainConfig, TrainResult, is_int, resolve_device
 from .data import Data
@@ -163,6 +163,8 @@ def train(
              (and before step 0), e.g. training accuracy over time
     """
     _check_train_args(model, data, config, key, monitor, monitor_every)
+    config = perturb.train_config(config)  # --lowdim-perturb lr, steps, batch (else as given)
+    model = perturb.widened(model, params)  # and width
     seeds = check_seeds(seeds)
     dev = resolve_device(device)
     if data.n_seeds != len(seeds):

@@ -176,7 +176,8 @@ class Claim:
             module_path=getattr(self._item.module, "__file__", None),
             test=test,
             evidence=payload["evidence"], conditions=payload["conditions"],
-            profile=self._opts.profile, seed_counts=self._seed_counts)
+            profile=self._opts.profile, seed_counts=self._seed_counts,
+            perturbation=self._opts.perturb)  # a neighbour's rows: another method
         if packed:
             payload["curves"] = packed
         note = undecidable(evidence)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import gate, runcache, scheduling
+from . import gate, perturbation, robustness, runcache, scheduling
 from .claim import UNDECIDABLE, Claim, attach_claim_info, check_recorded
 from .options import add_options, parse_options, resolve_options
 from .reliability import timeout_of
@@ -46,7 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # tryfirst: before xdist's, which turns a bare -n N into --dist load. Only a session opted in
 # before collection gets loadfile (gate.py): `pytest tests -n 2` keeps xdist's scheduler.
 @pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if robustness.requested(config):  # --lowdim-robustness: runs pytest once per neighbour
+        return robustness.main(config)
     if gate.opted_in(config):
         scheduling.default_to_loadfile(config.option)
 
@@ -64,12 +66,14 @@ def pytest_configure(config: pytest.Config) -> None:
     resolve_options(config)  # the ini file's --lowdim-* values, where the command line has none
     config.stash[RUN_KEY] = RunSession(config, parse_options(config),
                                        opted_in=gate.opted_in(config))
+    perturbation.configure(config, config.stash[RUN_KEY].opts)  # --lowdim-perturb, every process
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = _run(config)
     if run is not None:
         run.close()
+    perturbation.unconfigure(config)
 
 
 # tryfirst: a session opted in activates (threads, journal: its recovery notes) before the
@@ -79,11 +83,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     run = _run(session.config)
     if run is not None:
         run.enter()
+        if run.live:  # a neighbour run's baseline must be of the same perturbation
+            perturbation.check_baseline(run.regression, run.opts)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     run = _live(config)
-    return list(run.accounting.messages) if run is not None else []
+    return [*run.accounting.messages, *perturbation.header(run.opts)] if run is not None else []
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's default choice (trylast)
@@ -111,6 +117,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     run.listening = False  # this process collected: it is a claims session now or never
     if not run.live and any(gate.is_claim_test(item) for item in items):
         run.activate()
+        perturbation.check_baseline(run.regression, run.opts)
     if run.live:
         scheduling.select(config, items, run.regression.shard)
         claims, docs = attach_claim_info(items)
@@ -154,8 +161,9 @@ def pytest_testnodedown(node, error) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
-    if _live(item.config) is not None:
+    if (run := _live(item.config)) is not None:
         runcache.start_item(item)
+        perturbation.start_item(run.opts)
     return (yield)
 
 
@@ -214,6 +222,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if run is None:
         return (yield)
     runcache.note_served(item, call.when)
+    perturbation.note_reached(item, run.opts)
     rep = yield
     run.limits.mark_report(item, call, rep)
     check_recorded(item, rep)  # a claim test that passed without claim.record fails
@@ -241,6 +250,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     run = active()
     if run is not None and run.controller:
         run.logreport(report)
+        if run.live:
+            perturbation.note_report(run.rows, run.opts, report)  # the row's "perturbed"
 
 
 # tryfirst: the report is built and the exit status settled (a lost row or a changed finding

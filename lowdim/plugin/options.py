@@ -36,6 +36,7 @@ class Spec:
     default: object  # when neither the command line nor the ini file sets it
     metavar: str | None
     help: str
+    nargs: str | None = None  # "+": several values on the command line (the ini: one line)
 
     @property
     def ini(self) -> str:
@@ -82,6 +83,14 @@ SPECS = (
     Spec("--lowdim-history", int, HISTORY_KEEP, "K",
          f"keep each complete run's report in <report dir>/history, the last K of them "
          f"(default {HISTORY_KEEP}; 0: keep none)"),
+    Spec("--lowdim-perturb", str, None, "KNOB=xF[,...]",
+         "a neighbour run: move engine knobs by a factor in every training a claim runs "
+         "through lowdim (lr, steps, batch, width, init, noise; e.g. lr=x2,steps=x0.5); "
+         "thresholds and marks stay; see docs/robustness.md"),
+    Spec("--lowdim-robustness", str, None, "KNOB=xF,xG", "run the claims at their own setting "
+         "and at each neighbour (e.g. lr=x0.5,x2 steps=x0.5,x2; after the test paths), one run "
+         "after another into <report dir>/robustness/<neighbour>/, and write the claim x "
+         "neighbour verdict map <report dir>/robustness.md, .json, .html", nargs="+"),
 )
 
 
@@ -94,7 +103,7 @@ def add_options(parser: pytest.Parser) -> None:
             g.addoption(spec.flag, action="store_true", default=None, help=spec.help)
         else:
             g.addoption(spec.flag, type=spec.kind, default=None, metavar=spec.metavar,
-                        help=spec.help)
+                        help=spec.help, nargs=spec.nargs)
         parser.addini(spec.ini, f"{spec.flag} in the ini file (the command line wins)",
                       type="bool" if spec.kind is bool else "string",
                       default=False if spec.kind is bool else "")
@@ -149,12 +158,13 @@ class Options:
     adaptive: bool = False  # --lowdim-adaptive (adaptive.py)
     smoke: bool = False  # --lowdim-smoke: undecidable tests skip (claim.py)
     history: int = HISTORY_KEEP  # --lowdim-history: complete runs kept (session.py)
+    perturb: str | None = None  # --lowdim-perturb, canonical (engine.perturb): a neighbour run
 
     def to_dict(self) -> dict:
         """meta.options: the fields lowdim.report.schema's Options declares (smoke runs keep
         no history and say so in their skipped rows; the history size changes no row)."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__
-                if k not in ("smoke", "history")}
+                if k not in ("smoke", "history") and (k != "perturb" or self.perturb)}
 
 
 def parse_options(config: pytest.Config) -> Options:
@@ -172,6 +182,7 @@ def parse_options(config: pytest.Config) -> Options:
         adaptive=bool(config.getoption("lowdim_adaptive")),
         smoke=bool(config.getoption("lowdim_smoke")),
         history=config.getoption("lowdim_history"),
+        perturb=perturb_text(config.getoption("lowdim_perturb")),
     )
     try:
         check_timeout(o.timeout, "--lowdim-timeout")
@@ -201,3 +212,17 @@ def parse_options(config: pytest.Config) -> Options:
         raise pytest.UsageError(f"--lowdim-history: got {o.history}; need the number of runs "
                                 "to keep, >= 0 (0: keep none)")
     return o
+
+
+def perturb_text(spec) -> str | None:
+    """--lowdim-perturb's canonical text ('lr=x2,steps=x0.5'), None without one; a
+    pytest.UsageError naming the item and what is allowed."""
+    if not spec:
+        return None
+    from ..engine import perturb  # the standard library only: no torch
+
+    try:
+        p = perturb.parse(spec)
+    except ValueError as e:
+        raise pytest.UsageError(f"--lowdim-perturb {e}") from None
+    return p.text if p is not None else None

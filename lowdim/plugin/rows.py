@@ -37,6 +37,8 @@ def reproduce(nodeid: str, opts: Options) -> str:
         args.append(f"--lowdim-seeds={opts.seeds}")
     if opts.adaptive:
         args.append("--lowdim-adaptive")
+    if opts.perturb:
+        args.append(f"--lowdim-perturb={opts.perturb}")
     return shlex.join(args)
 
 

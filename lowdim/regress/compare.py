@@ -19,6 +19,8 @@
                       on the per-seed differences says whether they stay within a stated margin
     unchanged         same method, identical per-seed values
     new / vanished    a test only in the run / only in the baseline
+    neighbour         the runs ran at different --lowdim-perturb perturbations: verdicts side by
+                      side, never a regression (the plugin refuses such a baseline)
 
 A comparison is a regression check only on the same seeds. Runs on different seed blocks
 (--lowdim-seed-offset) are a replication: the plugin refuses such a baseline, and
@@ -75,7 +77,7 @@ class Comparison(TypedDict):
     """What compare returns; annotate writes it into a report (meta.baseline, row.vs_baseline)."""
 
     label: str
-    mode: Literal["regression", "replication"]
+    mode: Literal["regression", "replication", "neighbour"]
     notes: list[str]
     margin_rule: str
     baseline_run: BaselineRun
@@ -127,7 +129,8 @@ def load_baseline(path: str | os.PathLike, *, option: str = "baseline") -> Repor
 
 
 def check_comparable(base_meta: Meta, new_meta: Meta) -> tuple[str, list[str]]:
-    """('regression' | 'replication', notes). ValueError where rows cannot be compared."""
+    """('regression' | 'replication' | 'neighbour', notes). ValueError where rows cannot be
+    compared."""
     bo, no = base_meta.get("options") or {}, new_meta.get("options") or {}
     if bo.get("profile") != no.get("profile"):
         raise ValueError(f"the baseline ran profile {bo.get('profile')!r}, this run "
@@ -137,7 +140,13 @@ def check_comparable(base_meta: Meta, new_meta: Meta) -> tuple[str, list[str]]:
                          f"{no.get('seeds')}: seed counts differ, so per-seed values do not pair up")
     mode = "regression" if bo.get("seed_offset", 0) == no.get("seed_offset", 0) else "replication"
     notes = []
-    if mode == "replication":
+    if bo.get("perturb") != no.get("perturb"):  # --lowdim-perturb (lowdim.engine.perturb)
+        mode = "neighbour"
+        notes.append(f"a neighbour, not a regression check: the baseline ran "
+                     f"{setting_text(bo.get('perturb'))}, this run "
+                     f"{setting_text(no.get('perturb'))}; verdicts are set side by side and "
+                     "none fails (`lowdim robustness` maps them)")
+    if mode == "replication" and not notes:
         notes.append(f"replication, not a regression check: the baseline ran seed block "
                      f"{seed_block_text(base_meta)}, this run {seed_block_text(new_meta)}; "
                      "verdicts are compared, per-seed values are not")
@@ -156,6 +165,11 @@ def check_comparable(base_meta: Meta, new_meta: Meta) -> tuple[str, list[str]]:
                      + (f" (probes that round differently: {', '.join(which)})" if which else "")
                      + f"; {FRAGILE_RULE}")
     return mode, notes
+
+
+def setting_text(perturb: str | None) -> str:
+    """A run's setting in words: 'perturbation lr=x2', or 'the claims' own setting'."""
+    return f"perturbation {perturb}" if perturb else "the claims' own setting"
 
 
 def other_cpu(base_meta: Meta, new_meta: Meta) -> bool:
@@ -269,6 +283,9 @@ def _diff_rows(old: Row, new: Row, mode: str, cpu: tuple[str, str] | None = None
                 "text": f"no evidence now ({new.get('outcome')}); was {v0}"}
     if ev0 is None:
         return {**base, "status": "new", "text": "new evidence"}
+    if mode == "neighbour":  # another perturbation: another method, and never a regression
+        return {**base, "status": "neighbour",
+                "text": f"neighbour: {v0} → {v1}" if v0 != v1 else f"neighbour: holds ({v1})"}
     h0, h1 = old.get("method_hash"), new.get("method_hash")
     if h0 is None or h1 is None or h0 != h1:
         text = "claim changed" + (f" ({v0} → {v1})" if v0 != v1 else "")
@@ -399,4 +416,4 @@ def render_terminal(comparison: Comparison, *, width: int = 100) -> list[tuple[s
 __all__ = ["DRIFT_MARGIN_SCALE", "FAILING", "FRAGILE_FLIPS", "FRAGILE_LOG10", "FRAGILE_RULE",
            "MARGIN_RULE", "Comparison", "annotate", "check_comparable", "compare",
            "drift_margin", "fragile", "kernels_label", "load_baseline", "other_cpu",
-           "render_terminal", "save_baseline", "strip_comparison"]
+           "render_terminal", "save_baseline", "setting_text", "strip_comparison"]

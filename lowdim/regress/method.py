@@ -95,6 +95,7 @@ def method_hash(
     conditions: dict,
     profile: str,
     seed_counts: Iterable[int],
+    perturbation: str | None = None,
 ) -> str:
     """What a row's finding depends on besides the library and the seeds, as 16 hex digits.
 
@@ -104,10 +105,12 @@ def method_hash(
     alternative, threshold, alpha; (c) the recorded conditions, each as `method_value` writes
     it (functions and classes by qualified name; a value whose text holds a memory address is
     a ValueError naming it); (d) the profile and the seed counts the test asked for (after
-    --lowdim-seeds). Not covered: lowdim itself and its dependencies (a change there is what a
-    regression check is for), the seed offset (another block is a replication, checked
-    separately), the device. ast.unparse may lay code out differently in another Python
-    version: compare runs of one Python (CI pins the baseline's).
+    --lowdim-seeds); (e) a --lowdim-perturb perturbation, where there is one (a neighbour's
+    row is another method than the claim's own, never its regression). Not covered: lowdim
+    itself and its dependencies (a change there is what a regression check is for), the seed
+    offset (another block is a replication, checked separately), the device. ast.unparse may
+    lay code out differently in another Python version: compare runs of one Python (CI pins
+    the baseline's).
     """
     source = ""
     if module_path is not None:
@@ -126,6 +129,8 @@ def method_hash(
         "profile": profile,
         "seed_counts": sorted({int(n) for n in seed_counts}),
     }
+    if perturbation:  # absent without one: the hashes of unperturbed rows stay what they were
+        spec["perturbation"] = perturbation
     text = json.dumps(spec, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -152,9 +152,11 @@ def load_folder(folder: Path, here: Meta, *, option: str) -> dict[str, tuple[Pat
 def _comparable(path: Path, here: Meta, *, option: str) -> Report:
     rep = load_baseline(path, option="--lowdim-baseline")
     try:
-        mode, _ = check_comparable(rep["meta"], here)
+        mode, notes = check_comparable(rep["meta"], here)
     except ValueError as e:
         raise ValueError(f"--lowdim-baseline {option}: {e}") from None
+    if mode == "neighbour":  # another --lowdim-perturb: never a regression check
+        raise ValueError(f"--lowdim-baseline {option}: {notes[0]}; run without --lowdim-baseline")
     if mode == "replication":
         raise ValueError(
             f"--lowdim-baseline {option}: the baseline ran seed block "

@@ -200,6 +200,8 @@ def table_rows(report: Report, *, wide: bool = True) -> list[dict]:
         if "vs_baseline" in row:  # compared with --lowdim-baseline (lowdim.regress)
             vb = row["vs_baseline"]
             d["vs baseline"] = vb["text"] if wide else vb.get("short", vb["text"])
+        if "perturbed" in row:  # a neighbour run (--lowdim-perturb): the knobs that reached it
+            d["perturbed"] = ", ".join(row["perturbed"]) or "not perturbed"
         if firmness:  # flips to change the verdict, seeds to decide (stats.power)
             d.update(report_cells(row))
         out.append(d)
@@ -348,6 +350,10 @@ def read_report(source: str | os.PathLike | Mapping) -> pd.DataFrame:
 def header_lines(meta: Meta) -> list[str]:
     """Markdown bullet lines for the report's head: seed block, shard, merge."""
     lines = []
+    perturb = (meta.get("options") or {}).get("perturb")
+    if perturb:  # a neighbour run (docs/robustness.md)
+        lines.append(f"- perturbation: `{perturb}`, a neighbour of the claims' own setting "
+                     "(thresholds and marks unchanged; 'not perturbed': rows it did not reach)")
     sb = meta.get("seed_block")
     if sb:
         lines.append(f"- seeds: {sb['text']}")

@@ -29,7 +29,7 @@ Rule = Literal["", "proportion", "wilcoxon", "sign", "location", "trend", "equiv
                "seq-proportion", "seq-sign"]  # "": an Evidence built by hand from another rule
 Status = Literal["unchanged", "drift", "claim changed", "verdict changed",  # vs a baseline
                  "verdict changed on another CPU", "not replicated", "replicated",
-                 "evidence lost", "outcome changed", "new", "vanished"]
+                 "evidence lost", "outcome changed", "new", "vanished", "neighbour"]
 OUTCOMES, VERDICTS, STATUSES = get_args(Outcome), get_args(Verdict), get_args(Status)
 RULES = get_args(Rule)[1:]  # the rules of lowdim.stats
 Number = float  # a JSON number: an int is a float here, a bool is neither
@@ -175,7 +175,7 @@ class Change(VsBaseline):
 class BaselineMeta(TypedDict, total=False):
     """The comparison with a baseline (lowdim.regress.compare, less its rows)."""
     label: str  # the baseline's path
-    mode: Literal["regression", "replication"]  # the same seeds, or another seed block
+    mode: Literal["regression", "replication", "neighbour"]  # same seeds, others, or perturbed
     notes: list[str]  # what differs between the runs, in words
     margin_rule: str  # how the drift margin is chosen, in words
     baseline_run: BaselineRun  # the baseline's run
