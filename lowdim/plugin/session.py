@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -54,6 +53,7 @@ class RunSession:
         self.rows: dict[str, dict] = {}  # nodeid -> row (controller)
         self.claims: dict[str, dict] = {}  # claim id -> statement, source, doc (claims.html)
         self.journal = None  # journal.Journal of the controller, with report files on
+        self.lock = None  # the report folder's lock file, held from activate to close
         self.started = time.time()
         self.report: dict | None = None
         self.paths: dict | None = None
@@ -104,19 +104,32 @@ class RunSession:
         if self.controller:
             self.sigterm.install()
         if self.controller and self.opts.write and not lists_only(config):
-            from .journal import Journal
-
-            self.journal = Journal(self.report_dir())
-            try:  # a journal per run; crashed runs' are moved aside first (journal.py)
-                self.accounting.messages += self.journal.start(config.invocation_params.args)
-            except OSError as e:
-                self.journal = None
-                message = (f"--lowdim-report-dir {self.opts.report_dir}: cannot write there "
-                           f"({e}); pass a writable folder or --lowdim-no-report")
+            message = self._take_folder()
+            if message is not None:
                 if not late:
-                    raise pytest.UsageError(message) from None
+                    raise pytest.UsageError(message)
                 self.accounting.errors.append(f"lowdim: {message}")
         self.live = True  # only now: a usage error above leaves the session dormant
+
+    def _take_folder(self) -> str | None:
+        """The report folder's lock (report.folder: one writing run at a time), then this run's
+        journal (crashed runs' journals are moved aside first, journal.py); the usage error's
+        message, None when both are taken."""
+        from ..report.folder import FolderBusy, acquire
+        from .journal import Journal
+
+        args = self.config.invocation_params.args
+        try:
+            self.lock = acquire(self.report_dir(), ["pytest", *map(str, args)])
+            self.journal = Journal(self.report_dir())
+            self.accounting.messages += self.journal.start(args)
+        except FolderBusy as e:
+            return str(e)
+        except OSError as e:
+            self.journal = None
+            return (f"--lowdim-report-dir {self.opts.report_dir}: cannot write there ({e}); "
+                    "pass a writable folder or --lowdim-no-report")
+        return None
 
     def enter(self) -> None:
         """The session starts running tests: it receives the hooks that carry no config, and
@@ -134,6 +147,11 @@ class RunSession:
         if self.limits is not None:
             self.limits.close()
         self.sigterm.restore()
+        if self.lock is not None:
+            from ..report.folder import release
+
+            release(self.lock)
+            self.lock = None
         if self in _ACTIVE:
             _ACTIVE.remove(self)
 
@@ -252,38 +270,51 @@ class RunSession:
         if changed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a finding changed
             self.report["meta"]["exitstatus"] = int(session.exitstatus)
+        incomplete = None
         if self.opts.write and self.rows:
-            self._write(session, failed)
+            complete = history.complete_files(self.report_dir())
+            incomplete = history.incomplete(
+                self.config, session, exitstatus, deselected=self.deselected,
+                shard=regression.shard, smoke=self.opts.smoke, ran=self.rows, complete=complete)
+            if incomplete:
+                self.report["meta"]["incomplete"] = incomplete
+            self._write(session, failed, incomplete if complete is not None else None)
         try:  # --lowdim-save-baseline, $GITHUB_STEP_SUMMARY
             regression.after_run(self.report)
         except Exception as e:  # noqa: BLE001 - OSError included: the report stays written
             self._failed(session, failed, "writing the baseline / step summary", e, rewrite=True)
-        if self.paths and not failed and not history.incomplete(
-                self.config, session, session.exitstatus, deselected=self.deselected,
-                shard=regression.shard, smoke=self.opts.smoke):
+        if self.paths and not failed and not incomplete:
             line = history.keep(self.report, self.report_dir(), keep_last=self.opts.history)
             if line:
                 regression.messages.append(line)
 
-    def _write(self, session: pytest.Session, failed: list[str]) -> None:
-        """Write the report; where its figures or html break, the report of what ran still
-        gets written (json, md, csv) with meta "failed" naming what broke."""
-        from ..report import write_reports
+    def _write(self, session: pytest.Session, failed: list[str], beside: str | None) -> None:
+        """Write the report, all files or none (report.folder). beside: why this run is not
+        complete, where the folder holds a complete report: then the run writes
+        claims.partial.json (+ md, csv) and leaves the complete one be. Where figures or html break, the rows are still
+        written, with meta "failed" naming what broke; where the folder cannot take the report
+        (a full disk), the previous report stands and this run's rows stay in its journal."""
+        from ..report.write import PARTIAL_NAME, REPORT_NAME, write
 
         outdir = self.report_dir()
-        # Every file first; where figures or html break, the plain json, md and csv of the rows.
-        for writer, what in ((write_reports, "writing the figures / html"), (write_plain, None)):
-            try:
-                self.paths = writer(self.report, outdir)
-                break
-            except OSError as e:  # the folder itself cannot take the report
-                sys.stderr.write(f"lowdim: could not write the report to {outdir}: {e}\n")
-                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-                return
-            except Exception as e:  # noqa: BLE001 - the rows must not be lost
-                if what is None:
-                    raise
-                self._failed(session, failed, what, e)
+        name = REPORT_NAME
+        if beside:
+            name = PARTIAL_NAME
+            self.regression.messages.append(
+                f"lowdim: this run is not complete ({beside}), so the complete report in "
+                f"{outdir} stays as it was; this run's rows are in {outdir / PARTIAL_NAME}")
+        try:
+            self.paths = write(self.report, outdir, name=name, on_error=lambda what, e:
+                               self._failed(session, failed, what, e))
+        except Exception as e:  # noqa: BLE001 - OSError (a full disk) among them
+            kept = (f"; this run's rows are kept in {self.journal.path}" if self.journal
+                    is not None else "")
+            self.accounting.errors.append(
+                f"lowdim: could not write the report to {outdir} ({type(e).__name__}: {e}); "
+                f"the report there is the previous one, untouched{kept}")
+            self.journal = None  # kept: the next run moves it to claims.crashed-*.jsonl
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            return
         if self.journal is not None:
             try:
                 self.journal.discard()
@@ -334,7 +365,8 @@ class RunSession:
         tr.section("lowdim claims")
         tr.write_line(render_table(self.report))
         if self.paths:
-            tr.write_line(f"report: {os.fspath(self.paths['md'])} (json, csv, html beside it)")
+            beside = "json, csv, html" if "html" in self.paths else "json, csv"
+            tr.write_line(f"report: {os.fspath(self.paths['md'])} ({beside} beside it)")
         if self.regression.comparison is not None:
             for line, red in render_terminal(self.regression.comparison):
                 tr.write_line(line, red=red, bold=red)
@@ -375,17 +407,3 @@ def warning_lines(rows: list[dict]) -> list[str]:
         return []
     return [f"lowdim: {len(found)} warning(s) about how claim tests used their claim:",
             *(f"  {test}: {w}" for test, w in found)]
-
-
-def write_plain(report: dict, outdir: Path) -> dict[str, Path]:
-    """claims.json, .md and .csv without figures and html: what a run writes when those broke."""
-    from ..report.render import csv_text, render_markdown, to_frame
-    from ..report.schema import atomic_write
-    from ..report.write import REPORT_NAME, dump_report
-
-    paths = {"json": outdir / REPORT_NAME}
-    paths["md"], paths["csv"] = paths["json"].with_suffix(".md"), paths["json"].with_suffix(".csv")
-    atomic_write(paths["json"], dump_report(report))
-    atomic_write(paths["md"], render_markdown(report))
-    atomic_write(paths["csv"], csv_text(to_frame(report)))
-    return paths

@@ -8,6 +8,7 @@ May import: lowdim.stats (the firmness columns), pandas, tabulate, matplotlib. N
 engine, the plugin or regress.
 """
 
+from .fmt import fmt_interval, fmt_num
 from .publish import json_schema
 from .schema import (
     OUTCOMES,
@@ -18,8 +19,6 @@ from .schema import (
     Row,
     atomic_write,
     check_report,
-    fmt_interval,
-    fmt_num,
     legacy_rule,
     load_report,
 )

@@ -23,7 +23,8 @@ from pathlib import Path
 from . import draw
 from .curves import CURVE_DIGITS, MAX_CURVE_POINTS, pack_curves
 from .draw import STYLE, VERDICT_COLORS, XFAIL_NOTE, draw_row, title
-from .schema import Report, Row, atomic_write
+from .folder import Transaction
+from .schema import Report, Row
 
 FIGURES_DIR = "figures"  # beside claims.json; the markdown and html link figures/<name>.png
 INDEX = "index.json"  # in figures/: stem -> fingerprint of what each figure was drawn from
@@ -133,7 +134,7 @@ def _render_all(rows: list[Row]) -> list:
         return [_render(r) for r in rows]
 
 
-def write_figures(report: Report, outdir: str | Path) -> FigureSet:
+def write_figures(report: Report, outdir: str | Path | Transaction) -> FigureSet:
     """Draw figures/<figure_name>.png and .svg for every row with evidence, into outdir (the
     report folder); remove the figures of rows no longer in the report, and only those: a file
     is removed only when the figures/index.json that lowdim wrote lists it, so whatever else
@@ -141,7 +142,13 @@ def write_figures(report: Report, outdir: str | Path) -> FigureSet:
     lowdim's means no figures (a note). A figure whose row, drawing code and matplotlib are
     unchanged since the files were written (figures/index.json) is kept, not redrawn. Without matplotlib: no figures, a note (printed once to stderr);
     LOWDIM_FIGURES=0 in the environment turns figures off. A row whose figure fails to draw
-    keeps a placeholder in the report and its error in `errors`; the other rows are unaffected."""
+    keeps a placeholder in the report and its error in `errors`; the other rows are unaffected.
+    outdir: the report folder, or a Transaction on it (the files then move with the rest of the
+    report, report.folder); a folder gets a transaction of its own."""
+    if not isinstance(outdir, Transaction):
+        with Transaction(outdir) as txn:
+            return write_figures(report, txn)
+    txn = outdir
     rows = [r for r in report["rows"] if r.get("evidence")]
     if not rows:
         return FigureSet()
@@ -152,7 +159,7 @@ def write_figures(report: Report, outdir: str | Path) -> FigureSet:
     except ImportError:
         sys.stderr.write(f"lowdim: {NO_MATPLOTLIB}\n")
         return FigureSet(note=NO_MATPLOTLIB)
-    figdir = Path(outdir) / FIGURES_DIR
+    figdir = txn.folder / FIGURES_DIR
     old_index = _read_index(figdir / INDEX)
     if old_index is None:
         note = (f"{figdir / INDEX} is not lowdim's figure index, so no figures were drawn "
@@ -173,8 +180,8 @@ def write_figures(report: Report, outdir: str | Path) -> FigureSet:
             errors[row["test"]] = drawn
             del index[stem]
             continue
-        atomic_write(figdir / f"{stem}.png", drawn[0])
-        atomic_write(figdir / f"{stem}.svg", drawn[1])
+        txn.put(f"{FIGURES_DIR}/{stem}.png", drawn[0])
+        txn.put(f"{FIGURES_DIR}/{stem}.svg", drawn[1])
     for row in rows:
         if figure_name(row["test"]) in index:
             paths[row["test"]] = f"{FIGURES_DIR}/{figure_name(row['test'])}.png"
@@ -182,10 +189,10 @@ def write_figures(report: Report, outdir: str | Path) -> FigureSet:
         sys.stderr.write(f"lowdim: {len(errors)} figure(s) could not be drawn: "
                          + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())) + "\n")
     if index or old_index:
-        atomic_write(figdir / INDEX, json.dumps(index, indent=0, sort_keys=True) + "\n")
+        txn.put(f"{FIGURES_DIR}/{INDEX}", json.dumps(index, indent=0, sort_keys=True) + "\n")
     for stem in sorted(set(old_index) - set(index)):  # lowdim's figures of rows now gone
         for ext in (".png", ".svg"):
-            (figdir / f"{stem}{ext}").unlink(missing_ok=True)
+            txn.remove(f"{FIGURES_DIR}/{stem}{ext}")
     return FigureSet(paths=paths, errors=errors)
 
 

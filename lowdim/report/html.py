@@ -22,8 +22,10 @@ import pandas as pd
 
 from .draw import VERDICT_COLORS, XFAIL_NOTE
 from .figures import FigureSet
+from .fmt import fmt_interval, fmt_num
+from .folder import Transaction
 from .render import COUNTS, HOLDS_RULE, anchor, md_cell, one_line, overview, strip_controls
-from .schema import ClaimInfo, Report, Row, fmt_interval, fmt_num
+from .schema import ClaimInfo, Report, Row
 
 _OUTCOME_COLORS = {"passed": "#1a7f37", "xfailed": "#6e7781", "failed": "#cf222e",
                    "error": "#bc4c00", "crashed": "#bc4c00", "xpassed": "#bc4c00",
@@ -156,7 +158,7 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24])
 
 
-def _figure(row: Row, figures: FigureSet, outdir: Path) -> str:
+def _figure(row: Row, figures: FigureSet, outdir: Path | Transaction) -> str:
     rel = figures.paths.get(row["test"])
     why = None
     if not row.get("evidence"):
@@ -167,7 +169,7 @@ def _figure(row: Row, figures: FigureSet, outdir: Path) -> str:
         why = figures.note or "no figure"
     else:
         try:
-            data = (outdir / rel).read_bytes()
+            data = outdir.read(rel) if hasattr(outdir, "read") else (outdir / rel).read_bytes()
         except OSError as e:
             data, why = b"", f"the figure could not be read: {e}"
     if why is not None:
@@ -179,7 +181,7 @@ def _figure(row: Row, figures: FigureSet, outdir: Path) -> str:
             f'alt="{_e("figure of " + row["test"])}" data-test="{_e(row["test"])}"></figure>')
 
 
-def _row_section(row: Row, figures: FigureSet, outdir: Path) -> str:
+def _row_section(row: Row, figures: FigureSet, outdir: Path | Transaction) -> str:
     ev = row.get("evidence")
     facts = {"outcome": row.get("outcome"), "time": f"{fmt_num(row.get('duration_s'))} s"}
     if row.get("cached_s"):
@@ -209,9 +211,10 @@ def _row_section(row: Row, figures: FigureSet, outdir: Path) -> str:
     ])
 
 
-def render_html(report: Report, figures: FigureSet, outdir: str | Path) -> str:
-    """The whole page; figures are read from outdir (the report folder) and embedded."""
-    outdir = Path(outdir)
+def render_html(report: Report, figures: FigureSet, outdir: str | Path | Transaction) -> str:
+    """The whole page; figures are read from outdir (the report folder, or a report.folder
+    Transaction on it: the files as they will be) and embedded."""
+    outdir = outdir if hasattr(outdir, "read") else Path(outdir)
     meta = report.get("meta", {})
     opts = meta.get("options", {})
     counts = pd.Series([r["outcome"] for r in report["rows"]], dtype=object).value_counts()

@@ -30,7 +30,8 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..stats.power import report_cells
-from .schema import Change, EvidenceDict, Meta, Report, Row, fmt_interval, fmt_num, load_report
+from .fmt import fmt_interval, fmt_num
+from .schema import Change, EvidenceDict, Meta, Report, Row, load_report
 
 # Line breaks as str.splitlines sees them (folded to a space), then ANSI escape sequences, C0/C1
 # controls and bidirectional overrides (dropped).

@@ -14,7 +14,6 @@ import collections
 import contextlib
 import functools
 import json
-import math
 import os
 import tempfile
 import types
@@ -127,6 +126,7 @@ class Row(_RowRequired, total=False):
     warnings: list[str]  # misuse: Evidence.n is not the seeds drawn; passed without recording
     figures_error: str  # why fragility and seeds_to_decide could not be computed
     vs_baseline: VsBaseline  # the comparison with --lowdim-baseline or `lowdim merge --baseline`
+    perturbed: list[str]  # a --lowdim-perturb run: the knobs that reached its numbers ([]: none)
 
 class Options(TypedDict, total=False):
     """The run's --lowdim-* options."""
@@ -139,6 +139,7 @@ class Options(TypedDict, total=False):
     write: bool  # false under --lowdim-no-report
     timeout: Number | None  # --lowdim-timeout, seconds
     adaptive: bool  # --lowdim-adaptive
+    perturb: str  # --lowdim-perturb, e.g. "lr=x2,steps=x0.5" (absent: the claims' own setting)
 
 class SeedBlock(TypedDict):
     """Which seeds ran."""
@@ -203,6 +204,7 @@ class Meta(TypedDict, total=False):
     exitstatus: int  # pytest's exit status
     n_decisions: int  # rows with a p-value (the Holm family)
     failed: list[str]  # steps that broke after the tests ran (baseline, figures, html, ...)
+    incomplete: str  # why this run is not a complete run of its suite (absent: complete)
     seed_block: SeedBlock  # which seeds ran
     shard: Shard | None  # the shard this run was (null: the whole suite)
     merged_from: list[MergedFrom]  # the inputs of `lowdim merge`
@@ -324,16 +326,6 @@ def atomic_write(path: str | os.PathLike, text: str | bytes) -> None:
         raise
 
 
-def fmt_num(x, digits: int = 3) -> str:
-    if x is None or isinstance(x, int) or not math.isfinite(x):
-        return "–" if x is None else str(x)
-    return f"{x:.{digits}g}"
-
-def fmt_interval(ev: EvidenceDict) -> str:
-    lo, hi = ev["interval"]  # to_dict writes an infinite side as None (JSON has no inf)
-    return f"[{'-inf' if lo is None else fmt_num(lo)}, {'inf' if hi is None else fmt_num(hi)}]"
-
-
 # Reports written before Evidence carried its rule: the rule each test name stood for. Used
 # only to read such files (load_report fills in the missing "rule"); nothing dispatches on names.
 LEGACY_RULES = {"exact binomial": "proportion", "exact sign test": "sign",
@@ -415,6 +407,5 @@ __all__ = [
     "Change", "ClaimInfo", "Curve", "EvidenceDict", "Fragility", "MAX_ABS", "MAX_BYTES",
     "MAX_DEPTH", "MAX_ITEMS", "MergedFrom", "Meta", "Number", "Options", "Outcome", "Report",
     "Row", "Rule", "SeedBlock", "SeedsToDecide", "Shard", "Status", "Verdict", "VsBaseline",
-    "arms", "atomic_write", "check", "check_report", "describe", "fmt_interval", "fmt_num",
-    "hints", "legacy_rule", "load_report", "parse_json",
+    "arms", "atomic_write", "check", "check_report", "describe", "hints", "legacy_rule", "load_report", "parse_json",
 ]
