@@ -50,6 +50,14 @@ def constant(out, y):
     return 0.0 * mse(out, y)
 
 
+def logistic(out, y):
+    """binary logistic loss per output, mean over points and outputs: softplus(-s * out) with
+    s = 2t - 1 in {-1, +1} for targets t in {0, 1} (torch BCEWithLogitsLoss); one output and
+    float (S, N, 1) targets: the logistic regression loss log(1 + exp(-s f(x)))."""
+    s = 2 * float_targets(out, y) - 1
+    return F.softplus(-s * out).mean(dim=(1, 2))
+
+
 def cross_entropy(out, y):
     """softmax cross-entropy, mean over points. y: (S, N) labels or (S, N, k) one-hot/probs."""
     logp = F.log_softmax(out, dim=-1)  # (S, N, k)
@@ -66,6 +74,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "hinge": hinge,
     "constant": constant,
     "cross_entropy": cross_entropy,
+    "logistic": logistic,
 }
 
 

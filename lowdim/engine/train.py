@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from . import backprop, perturb
+from . import backprop
 from ._step import Chunked, Optimizer, Sampler, penalty, take
 from .config import TrainConfig, TrainResult, is_int, resolve_device
 from .data import Data
 from .losses import get_loss
+from .pruning import apply_masks, check_masks
 from .seeding import check_seeds
 
 __all__ = ["TrainConfig", "TrainResult", "resolve_device", "train"]
@@ -154,6 +155,7 @@ def train(
     device: str | torch.device = "cpu",
     monitor: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None,
     monitor_every: int = 0,
+    weight_masks: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train one model per seed, all at once.
 
@@ -161,10 +163,11 @@ def train(
     params   initial parameters (S, ...) to start from; default model.init(seeds, key=key)
     monitor  f(params) -> (S,) evaluated without grad after every `monitor_every` steps
              (and before step 0), e.g. training accuracy over time
+    weight_masks  {parameter name: (S, ...) 0/1 mask} (default none): those parameters are
+             multiplied by their mask before step 0 and after every step, so masked entries stay
+             exactly 0 and the rest train as the pruned net's (lowdim.engine.pruning)
     """
     _check_train_args(model, data, config, key, monitor, monitor_every)
-    config = perturb.train_config(config)  # --lowdim-perturb lr, steps, batch (else as given)
-    model = perturb.widened(model, params)  # and width
     seeds = check_seeds(seeds)
     dev = resolve_device(device)
     if data.n_seeds != len(seeds):
@@ -175,12 +178,16 @@ def train(
     if len(chunks) > 1:  # (a monitor may read all S seeds' data: it keeps one batch)
         return _concat([train(model, data.select(c), config, seeds=seeds[c], key=key,
                               params=params and {k: v[c] for k, v in params.items()},
-                              device=dev) for c in chunks])
+                              device=dev, weight_masks=weight_masks and {
+                                  k: v[c] for k, v in weight_masks.items()}) for c in chunks])
     dtype = config.torch_dtype
     data = data.to(dev, dtype)
     if params is None:
         params = model.init(seeds, key=key, dtype=dtype, device=dev)
     init = {k: v.detach().to(dev, dtype).clone() for k, v in params.items()}
+    if weight_masks:
+        weight_masks = check_masks(weight_masks, init)
+        apply_masks(init, weight_masks)
     if getattr(model, "sizes", None) is None:
         _check_output_width(_torch_module_width(model, init, data), data, config,
                             type(model).__name__)
@@ -232,6 +239,8 @@ def train(
                 total = total + penalty(leaves, config).sum()
             # The gradients the leaves' .grad would receive from backward(), without storing them.
             opt.step(torch.autograd.grad(total, leaf_list, allow_unused=True))
+        if weight_masks:
+            apply_masks(leaves, weight_masks)
         if config.record_every and step % config.record_every == 0:
             losses.append(loss.detach())
             loss_steps.append(step)
