@@ -133,3 +133,20 @@ def test_one_command_runs_the_neighbours_and_maps_them(pytester):
     assert moved["meta"]["options"]["perturb"] == "lr=x2"
     assert (out / "robustness.md").read_text().count("| tiny") >= 2
     assert "holds in" in result.stdout.str()
+
+
+def test_claims_html_shows_a_robustness_column_when_a_map_is_beside_it(tmp_path):
+    import lowdim as ld
+    from lowdim.report.figures import FigureSet
+    from lowdim.report.html import render_html
+
+    report = {"schema_version": 1, "meta": {"options": {"profile": "quick"}}, "rows": [
+        {"test": f"t.py::{t}", "claim": "c1", "statement": "s", "source": "x",
+         "outcome": "passed", "conditions": {}, "duration_s": 1.0, "reproduce": "pytest",
+         "evidence": ld.proportion([1] * 8, threshold=0.3).to_dict()} for t in "ab"]}
+    assert "<th>robustness</th>" not in render_html(report, FigureSet(), tmp_path)
+    write_map(build(OWN, [LR, STEPS]), tmp_path)
+    page = render_html(report, FigureSet(), tmp_path)
+    assert "<th>robustness</th>" in page
+    assert "holds in 1 of 2 (breaks: steps=x0.5)" in page  # test a
+    assert "holds in 1 of 2 (breaks: lr=x2)" in page  # test b

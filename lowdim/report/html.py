@@ -25,6 +25,7 @@ from .figures import FigureSet
 from .fmt import fmt_interval, fmt_num
 from .folder import Transaction
 from .render import COUNTS, HOLDS_RULE, anchor, md_cell, one_line, overview, strip_controls
+from .robustness import column_for  # robustness.json beside the report: a column
 from .schema import ClaimInfo, Report, Row
 
 _OUTCOME_COLORS = {"passed": "#1a7f37", "xfailed": "#6e7781", "failed": "#cf222e",
@@ -121,9 +122,9 @@ def _overview(report: Report) -> str:
     return "\n".join(out)
 
 
-def _summary(report: Report) -> str:
+def _summary(report: Report, robust: dict[str, str] | None = None) -> str:
     head = ("claim", "source's statement", "test", "verdict", "estimate [interval]", "seeds",
-            "time (s)")
+            "time (s)", *(("robustness",) if robust is not None else ()))
     out = ['<table class="summary" id="summary"><thead><tr>',
            "".join(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
     for claim, rows in _groups(report):
@@ -146,6 +147,7 @@ def _summary(report: Report) -> str:
                 f'<td class="num">{_e(estimate)}</td>',
                 f'<td class="num">{_e(seeds)}</td>',
                 f'<td class="num">{_e(fmt_num(row.get("duration_s")))}</td>',
+                *([f"<td>{_e(robust.get(row['test'], '–'))}</td>"] if robust is not None else []),
             ]
             out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
@@ -238,7 +240,7 @@ def render_html(report: Report, figures: FigureSet, outdir: str | Path | Transac
             f"{k} {int(v)}" for k, v in counts.items())) + "</p>",
         *(f'<p class="note">{_e(n)}</p>' for n in notes),
         "<h2>Overview</h2>", _overview(report),
-        "<h2>Tests</h2>", _summary(report), "<h2>Claims</h2>",
+        "<h2>Tests</h2>", _summary(report, column_for(outdir)), "<h2>Claims</h2>",
     ]
     for claim, rows in _groups(report):
         info = _claim_info(report, claim, rows)

@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import json
+import textwrap
 from pathlib import Path
 
 from .draw import VERDICT_COLORS
@@ -37,8 +38,10 @@ def draw(rmap: RobustnessMap) -> tuple[bytes, str] | None:
     if not rows:
         return None
     names = ["own", *(n["perturbation"] for n in rmap["neighbours"])]
-    fig = Figure(figsize=(4.5 + 0.95 * len(names), 1.2 + 0.2 * len(rows)))
-    ax = fig.add_axes((0.42, 0.5 / (1.2 + 0.2 * len(rows)), 0.5, 1 - 1.0 / (1.2 + 0.2 * len(rows))))
+    width, height = 4.5 + 0.95 * len(names), 1.5 + 0.2 * len(rows)  # inches
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_axes((3.2 / width, 0.6 / height, (0.95 * len(names)) / width,
+                       1 - 1.3 / height))
     for i, r in enumerate(rows):
         cells = [r["own"], *(r["cells"][n] for n in names[1:])]
         for j, c in enumerate(cells):
@@ -67,9 +70,11 @@ def draw(rmap: RobustnessMap) -> tuple[bytes, str] | None:
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    ax.set_xlabel("colour: verdict (green SUPPORTED, red REFUTED, grey INCONCLUSIVE); text: "
-                  "estimate; framed: a flip; hatched: not perturbed; right: holds in k of m",
-                  fontsize=7)
+    fig.text(0.01, 0.1 / height, textwrap.fill(
+        "colour: the verdict (green SUPPORTED, red REFUTED, grey INCONCLUSIVE, black: no "
+        "evidence); text: the estimate; framed: a flip against the own setting; hatched: not "
+        "perturbed; right: holds in k of m neighbours", int(width * 15)), fontsize=6.5,
+        va="bottom")
     png, svg = io.BytesIO(), io.StringIO()
     fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
     fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})

@@ -20,6 +20,7 @@ Flips are reported, never fixed: the map reads verdicts and writes nothing back.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal, TypedDict
 
 from tabulate import tabulate
@@ -28,6 +29,7 @@ from .render import fmt_num, md_cell, one_line
 from .schema import MAX_BYTES, Number, Report, Row, Verdict, parse_json
 
 FORMAT = "lowdim-robustness-1"
+MAP_NAME = "robustness.json"  # beside claims.json: claims.html gets a robustness column
 State = Literal["own", "holds", "breaks", "no evidence", "not perturbed", "missing"]
 HOLDS_RULE = ("a row holds at a neighbour when its verdict there equals its verdict at the "
               "claims' own setting; a different verdict, or no evidence (error, crash, time "
@@ -236,15 +238,36 @@ def render_summary(rmap: RobustnessMap) -> str:
     return tabulate(rows, headers="keys", tablefmt="simple") if rows else "(no rows)"
 
 
-def load_map(path: str | os.PathLike) -> RobustnessMap:
-    """Read a robustness.json (bounded JSON, schema.parse_json); ValueError naming the path
-    for a file that is not one."""
-    with open(path, "rb") as f:
-        rmap = parse_json(f.read(MAX_BYTES + 1), str(path))
+def parse_map(data: bytes, where: str) -> RobustnessMap:
+    """A robustness.json's bytes (bounded JSON, schema.parse_json) -> the map; ValueError
+    naming `where` for one that is not a map."""
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"{where}: over {MAX_BYTES >> 20} MiB, larger than a robustness map")
+    rmap = parse_json(data, where)
     if not isinstance(rmap, dict) or rmap.get("format") != FORMAT or not isinstance(
             rmap.get("rows"), list):
-        raise ValueError(f"{path}: not a lowdim robustness map (format {FORMAT})")
+        raise ValueError(f"{where}: not a lowdim robustness map (format {FORMAT})")
     return rmap  # type: ignore[return-value]
+
+
+def load_map(path: str | os.PathLike) -> RobustnessMap:
+    with open(path, "rb") as f:
+        return parse_map(f.read(MAX_BYTES + 1), str(path))
+
+
+def column_for(outdir) -> dict[str, str] | None:
+    """claims.html's robustness column: {test: 'holds in k of m (breaks: ...)'} from the
+    robustness.json in the report folder (a Path, or a report.folder Transaction), or None
+    where there is none or it cannot be read."""
+    try:
+        if hasattr(outdir, "read"):  # a Transaction: the folder as it will be
+            data = outdir.read(MAP_NAME) if outdir.exists(MAP_NAME) else None
+        else:
+            path = Path(outdir) / MAP_NAME
+            data = path.read_bytes() if path.is_file() else None
+        return None if data is None else holds_by_test(parse_map(data, MAP_NAME))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def holds_by_test(rmap: RobustnessMap) -> dict[str, str]:
@@ -256,6 +279,6 @@ def holds_by_test(rmap: RobustnessMap) -> dict[str, str]:
     return out
 
 
-__all__ = ["FORMAT", "HOLDS_RULE", "Cell", "ClaimMap", "MapRow", "RobustnessMap", "Run",
-           "build", "cell_text", "holds_by_test", "holds_text", "load_map", "render_markdown",
-           "render_summary"]
+__all__ = ["FORMAT", "HOLDS_RULE", "MAP_NAME", "Cell", "ClaimMap", "MapRow", "RobustnessMap",
+           "Run", "build", "cell_text", "column_for", "holds_by_test", "holds_text", "load_map",
+           "parse_map", "render_markdown", "render_summary"]
