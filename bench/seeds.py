@@ -136,6 +136,126 @@ def calibrate_steps(fn, seconds):
         steps *= 4
 
 
+def issue22_rows(sizes, seconds, peak, load):
+    """Rows for issue 22's engine capabilities, each against a per-seed loop on the same work:
+    LM  linear logistic model 2 -> 1, 16 points, GD (the implicit-max-margin claim): the loop
+        (nn.Linear + torch.optim.SGD per seed), lowdim.train ("lowdim.train") and
+        lowdim.engine.margin.homogeneous_gd ("lowdim");
+    RF  min-norm random-features fits, 40 points x 40 features (double descent at the
+        threshold): numpy.linalg.lstsq per seed ("loop") and ridge_fit over all seeds; a
+        "step" is one fit;
+    MASK  W2's net with weight masks (lottery ticket): lowdim.train with weight_masks of half
+        the weights ("lowdim.masked") against the same training unmasked ("lowdim")."""
+    import numpy as np
+
+    from lowdim.engine.margin import homogeneous_gd
+
+    rows = []
+
+    def timed(fn, steps):
+        t0 = time.perf_counter()
+        out = fn(steps)
+        return time.perf_counter() - t0, out
+
+    for S in sizes:
+        seeds = list(range(S))
+        n = min(S, 4)
+        data = ld.make_clusters(seeds, centers=[[-1, -1], [1, 1]], n_per_class=8, std=0.5,
+                                key="bench")
+        x, t = data.x.double(), data.y.double().unsqueeze(-1)
+        w0 = {"w0": torch.zeros(S, 2, 1, dtype=torch.float64)}
+        cfg = dict(optimizer="gd", lr=0.5, loss="logistic", record_every=0, dtype="float64")
+
+        def lm_loop(k, m=n):
+            ws = []
+            for i in range(m):
+                lin = torch.nn.Linear(2, 1, bias=False).double()
+                torch.nn.init.zeros_(lin.weight)
+                opt = torch.optim.SGD(lin.parameters(), lr=0.5)
+                for _ in range(k):
+                    opt.zero_grad(set_to_none=True)
+                    loss = torch.nn.functional.binary_cross_entropy_with_logits(lin(x[i]), t[i])
+                    loss.backward()
+                    opt.step()
+                ws.append(lin.weight.detach().T)
+            return torch.stack(ws)
+
+        def lm_train(k, m=S):
+            res = ld.train(ld.MLP((2, 1), bias=False), ld.Data(x[:m], t[:m]),
+                           ld.TrainConfig(steps=k, **cfg), seeds=seeds[:m], key="bench",
+                           params={"w0": w0["w0"][:m]})
+            return res.params["w0"]
+
+        def lm_fast(k, m=S):
+            return homogeneous_gd({"w0": w0["w0"][:m]}, x[:m], t[:m], lr=0.5, steps=k)[k]["w0"]
+
+        g = torch.Generator().manual_seed(0)
+        phi = torch.randn(S, 40, 40, generator=g, dtype=torch.float64)
+        yy = torch.randn(S, 40, 1, generator=g, dtype=torch.float64)
+
+        def rf_loop(k, m=n):
+            for _ in range(k):
+                out = [np.linalg.lstsq(phi[i].numpy(), yy[i].numpy(), rcond=None)[0]
+                       for i in range(m)]
+            return torch.tensor(np.stack(out))
+
+        def rf_fast(k, m=S):
+            for _ in range(k):
+                out = ld.ridge_fit(phi[:m], yy[:m])
+            return out
+
+        w2 = WORKLOADS["W2"]
+        model = ld.MLP(w2["sizes"], activation="relu")
+        data2 = make_data(w2, seeds)
+        params = model.init(seeds, key="bench", dtype=torch.float64)
+        half = ld.magnitude_masks(params, {"w1": 0.5})
+
+        def mask_run(k, masks):
+            return ld.train(model, data2, ld.TrainConfig(
+                steps=k, optimizer="gd", lr=w2["lr"], record_every=0, dtype="float64"),
+                seeds=seeds, key="bench", params=params, weight_masks=masks).params["w1"]
+
+        cases = {
+            "LM": (3 * 2 * 16 * 2, {"loop": (lm_loop, n), "lowdim.train": (lm_train, S),
+                                    "lowdim": (lm_fast, S)}),
+            "RF": (4 * 40**3, {"loop": (rf_loop, n), "lowdim": (rf_fast, S)}),
+            "MASK": (3 * forward_flops(w2["sizes"], w2["n"]),
+                     {"loop": (lambda k: mask_run(k, None), S),
+                      "lowdim.masked": (lambda k: mask_run(k, half), S)}),
+        }
+        for name, (flops, approaches) in cases.items():
+            rates, ref = {}, None
+            for approach, (fn, m) in approaches.items():
+                fn(2)  # warm-up
+                k = calibrate_steps(lambda k, f=fn: timed(f, k)[0], seconds)
+                dt, out = timed(fn, k)
+                rates[approach] = m * k / dt
+                head = fn(5)[:n]  # agreement on the loop's seeds
+                ref = head if ref is None else ref
+                diff = float((head - ref).abs().max())
+                if name == "MASK":  # masked vs unmasked differ by design: check the zeros
+                    agree = bool((mask_run(5, half)[half["w1"] == 0] == 0).all())
+                else:
+                    agree = diff <= 1e-9 * (float(ref.abs().max()) + 1e-12) + 1e-12
+                rows.append({
+                    "workload": name, "S": S, "approach": approach,
+                    "path": {"LM": "homogeneous_gd", "RF": "ridge_fit",
+                             "MASK": "lowdim.train(weight_masks=)"}[name],
+                    "seed_steps_per_s": rates[approach],
+                    "speedup_vs_loop": rates[approach] / rates["loop"],
+                    "gflops": rates[approach] * flops / 1e9,
+                    "frac_peak": rates[approach] * flops / 1e9 / peak, "compile_s": 0.0,
+                    "breakeven_steps": 0, "losses_agree": agree, "max_loss_diff": diff,
+                    "peak_gflops": peak, "load_average_start": load,
+                    "cpu_kernels": ld.cpu_kernels(), "torch": torch.__version__,
+                })
+                if approach != "loop":
+                    print(f"{name} S={S:5d} {approach:15s} {rates[approach]:10.0f} seed-steps/s "
+                          f"(loop {rates['loop']:8.0f})  x{rates[approach] / rates['loop']:6.1f}"
+                          f"  agree: {agree}", flush=True)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", help="write one object per (workload, S, approach) here")
@@ -224,6 +344,7 @@ def main(argv=None):
                           f"({gflops / peak:6.1%} of peak)  losses agree: {agree} ({diff:.1e})"
                           + (f"  compile {c_s:.1f} s, pays off after {breakeven} steps"
                              if c_s else ""), flush=True)
+    rows += issue22_rows(args.sizes, args.seconds, peak, load)
     targets = (("W2", "speedup_vs_loop", 150, "x the loop"), ("W1", "speedup_vs_loop", 15,
                "x the loop"), ("W3", "frac_peak", 0.5, " of peak"))  # issue #7, at S = 100
     for name, field, goal, unit in targets:

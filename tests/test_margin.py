@@ -8,7 +8,12 @@ import pytest
 import torch
 
 import lowdim as ld
-from lowdim.engine.margin import angle, homogeneous_gd, max_margin_direction, normalized_margin
+from lowdim.engine.margin import (
+    direction_angle,
+    homogeneous_gd,
+    max_margin_direction,
+    normalized_margin,
+)
 
 SEEDS = [0, 1, 2]
 
@@ -57,7 +62,7 @@ def test_the_svm_direction_is_the_known_max_margin_one():
 
 def test_angle_and_normalized_margin():
     w = torch.tensor([[[1.0], [0.0]], [[1.0], [1.0]]], dtype=torch.float64)  # (2, 2, 1)
-    np.testing.assert_allclose(angle(w, np.array([[0.0, 1.0], [1.0, 1.0]])), [math.pi / 2, 0.0],
+    np.testing.assert_allclose(direction_angle(w, np.array([[0.0, 1.0], [1.0, 1.0]])), [math.pi / 2, 0.0],
                                atol=1e-12)
     x = torch.tensor([[[1.0, 0.0], [-2.0, 0.0]]] * 2, dtype=torch.float64)
     y = torch.tensor([[1.0, 0.0]] * 2, dtype=torch.float64)

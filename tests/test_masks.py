@@ -8,7 +8,7 @@ import torch
 
 import lowdim as ld
 from lowdim.engine import backprop
-from lowdim.engine.pruning import density, magnitude_masks
+from lowdim.engine.pruning import magnitude_masks, mask_density
 
 SEEDS = [0, 1, 2, 3, 4]
 
@@ -83,7 +83,7 @@ def test_magnitude_pruning_removes_the_smallest_of_the_kept_weights_per_seed_and
     assert m.tolist() == [[[0, 1], [1, 0]], [[1, 1], [0, 0]]]
     m2 = magnitude_masks({"w0": w}, {"w0": 0.5}, masks={"w0": m})["w0"]  # iterative
     assert m2.sum((1, 2)).tolist() == [1, 1] and (m2 <= m).all()
-    assert density({"w0": m2}).tolist() == [0.25, 0.25]
+    assert mask_density({"w0": m2}).tolist() == [0.25, 0.25]
 
 
 def test_bad_masks_name_the_problem():

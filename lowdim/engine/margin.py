@@ -110,7 +110,7 @@ def max_margin_direction(x: np.ndarray, y: np.ndarray, *, c: float = 1e6) -> np.
     return w / np.linalg.norm(w)
 
 
-def angle(w: torch.Tensor, direction: np.ndarray | torch.Tensor) -> np.ndarray:
+def direction_angle(w: torch.Tensor, direction: np.ndarray | torch.Tensor) -> np.ndarray:
     """(S,) angle in radians between each seed's weight vector w (S, d, 1) or (S, d) and its
     direction (S, d)."""
     w = w.reshape(w.shape[0], -1).double().cpu()
@@ -120,4 +120,4 @@ def angle(w: torch.Tensor, direction: np.ndarray | torch.Tensor) -> np.ndarray:
     return (2 * torch.atan2((a - b).norm(dim=1), (a + b).norm(dim=1))).numpy()
 
 
-__all__ = ["angle", "homogeneous_gd", "max_margin_direction", "normalized_margin"]
+__all__ = ["direction_angle", "homogeneous_gd", "max_margin_direction", "normalized_margin"]

@@ -80,11 +80,11 @@ def magnitude_masks(params: dict[str, torch.Tensor], rates: dict[str, float], *,
     return out
 
 
-def density(masks: dict[str, torch.Tensor]) -> torch.Tensor:
+def mask_density(masks: dict[str, torch.Tensor]) -> torch.Tensor:
     """(S,) fraction of the masked entries that are kept, over all masks together."""
     kept = sum(m.reshape(m.shape[0], -1).sum(1) for m in masks.values())
     total = sum(m[0].numel() for m in masks.values())
     return kept / total
 
 
-__all__ = ["apply_masks", "check_masks", "density", "magnitude_masks"]
+__all__ = ["apply_masks", "check_masks", "magnitude_masks", "mask_density"]
