@@ -260,7 +260,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     run = _controller(session.config)
     if run is not None:
-        run.finish(session, exitstatus)
+        from .reliability import HoldInterrupts
+
+        with HoldInterrupts():
+            run.finish(session, exitstatus)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -58,15 +58,18 @@ def prepare_device(device: str) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
-def account(rows: dict[str, dict], started: set[str], *, stopped_early: bool
-            ) -> tuple[list[str], list[str]]:
+def account(rows: dict[str, dict], started: set[str], *, stopped_early: bool,
+            interrupted: bool = False) -> tuple[list[str], list[str]]:
     """(errors, warnings) about the report's rows. An error: a test that started (pytest or an
     xdist worker announced it) has no outcome in its row, i.e. its report was lost (e.g. a value
     xdist cannot serialize); such a session must not pass. A warning: collected tests that
     never ran although the session was not stopped early (-x, --maxfail, Ctrl-C)."""
     errors, warnings = [], []
     lost = sorted(t for t in started if rows.get(t, {}).get("outcome", "not run") == "not run")
-    if lost:
+    if lost and interrupted:  # the interrupt ended them before they reported
+        warnings.append("lowdim: interrupted while running (no outcome, row 'not run'): "
+                        + ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""))
+    elif lost:
         errors.append(
             f"lowdim: {len(lost)} test(s) ran but their reports never reached the report "
             f"(the report has fewer rows than tests ran): {', '.join(lost[:5])}"
@@ -100,8 +103,9 @@ class Accounting:
 
     def check(self, session: pytest.Session, rows: dict[str, dict], exitstatus) -> None:
         """Run at sessionfinish before the report is written: a lost report fails the session."""
-        errors, warnings = account(rows, self.started,
-                                   stopped_early=stopped_early(session, exitstatus))
+        errors, warnings = account(
+            rows, self.started, stopped_early=stopped_early(session, exitstatus),
+            interrupted=int(exitstatus) == int(pytest.ExitCode.INTERRUPTED))
         self.errors = errors
         self.messages += warnings
         if errors and session.exitstatus in (pytest.ExitCode.OK,
@@ -140,6 +144,33 @@ class Sigterm:
     def restore(self) -> None:
         if self._old is not None and _on_main_thread():
             signal.signal(signal.SIGTERM, self._old)
+            self._old = None
+
+
+class HoldInterrupts:
+    """While the controller writes the report: the first SIGINT says that the report of what
+    ran is being written and that another abandons it; the second raises KeyboardInterrupt
+    (the write is all or nothing, report.folder, so the previous report then stands)."""
+
+    def __init__(self) -> None:
+        self._old = None
+        self.heard = 0
+
+    def __enter__(self) -> HoldInterrupts:
+        if _on_main_thread():
+            self._old = signal.signal(signal.SIGINT, self._on_int)
+        return self
+
+    def _on_int(self, signum, frame):
+        self.heard += 1
+        if self.heard > 1:
+            raise KeyboardInterrupt("lowdim: report abandoned")
+        sys.stderr.write("\nlowdim: writing the report of what ran; interrupt again to abandon "
+                         "it (the previous report then stays as it was)\n")
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
             self._old = None
 
 

@@ -165,10 +165,17 @@ def merge(inputs: Sequence[tuple[str, Report]]) -> Report:
             "n_rows": len(r["rows"]),
         } for path, r in inputs],
     )
+    meta.pop("incomplete", None)  # a shard is incomplete by design; the merge may be complete
+    why = [f"{path}: {r['meta']['incomplete']}" for path, r in inputs
+           if r["meta"].get("incomplete") and not r["meta"]["incomplete"].startswith("it is shard")]
     if shards:
         count = m0["shard"]["count"]
         missing = sorted(set(range(1, count + 1)) - set(shards))
         meta["shard_count"], meta["shards_missing"] = count, missing
+        if missing:
+            why.insert(0, f"shard(s) {', '.join(map(str, missing))} of {count} are missing")
+    if why:
+        meta["incomplete"] = "; ".join(why)
     meta["seed_block"] = seed_block(meta)
     out = {"schema_version": rep0.get("schema_version"), "meta": meta, "rows": merged_rows}
     for _, rep in inputs:  # other top-level parts (e.g. "claims": id -> method): union

@@ -37,8 +37,8 @@ _held: dict[Path, int] = {}  # lock path -> times this process took it
 _count = itertools.count()
 
 
-class FolderBusy(RuntimeError):
-    """Another live run holds the report folder's lock."""
+class FolderBusy(OSError):
+    """Another live run holds the report folder's lock (an OSError: the CLI shows one line)."""
 
 
 def _proc_start(pid: int) -> str | None:
