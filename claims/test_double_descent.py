@@ -92,11 +92,11 @@ def curves(seeds: tuple[int, ...], key: str, n: int) -> dict:
     """Per seed (S, len(RATIOS)) test MSE of the min-norm and the tuned-ridge read-outs, in
     chunks of seeds (a seed's numbers do not depend on its chunk; the float64 feature matrices
     of 200 seeds at 16 n = 1,600 features would hold GBs)."""
-    parts = [_curves(seeds[i:i + CHUNK], key, n) for i in range(0, len(seeds), CHUNK)]
+    parts = [_sweep(seeds[i:i + CHUNK], key, n) for i in range(0, len(seeds), CHUNK)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _curves(seeds: tuple[int, ...], key: str, n: int) -> dict:
+def _sweep(seeds: tuple[int, ...], key: str, n: int) -> dict:
     def make(rng):
         def draw(m, noisy):
             x = rng.uniform(-1, 1, (m, 2))
