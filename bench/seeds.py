@@ -256,6 +256,83 @@ def issue22_rows(sizes, seconds, peak, load):
     return rows
 
 
+def measurement_rows(sizes, seconds, peak, load):
+    """Rows for issue 22's measurements (claims 1-3), each batched over S seeds against the same
+    function called seed by seed ("loop"); a "step" is one call's work for one seed:
+    HESS  the sharpness of W2's net on its 16 points (ld.hessian_max_eig, 20 Lanczos steps);
+    FFT   the Fourier coefficients of a 200-point signal at 10 frequencies
+          (ld.fourier_coefficients);
+    NTK   one GD step of a 1-256-1 tanh net in the NTK parametrization on 16 points
+          (lowdim.train, autograd: the hand-written backward is standard-only).
+    Agreement: the batched values of the loop's seeds equal the loop's (relative 1e-9)."""
+    rows = []
+    w2 = WORKLOADS["W2"]
+    for S in sizes:
+        seeds, n = list(range(S)), min(S, 4)
+        net = ld.MLP(w2["sizes"], activation="relu")
+        params, data = net.init(seeds, key="bench", dtype=torch.float64), make_data(w2, seeds)
+        signal = torch.randn(S, 200, generator=torch.Generator().manual_seed(0),
+                             dtype=torch.float64)
+        ntk = ld.MLP((1, 256, 1), activation="tanh", weight_init=ld.Init("normal", 1.0),
+                     parametrization="ntk")
+        ntk_params = ntk.init(seeds, key="bench", dtype=torch.float64)
+        cfg = ld.TrainConfig(steps=1, optimizer="gd", lr=1.0, record_every=0, dtype="float64")
+
+        def hess(sl):
+            return ld.hessian_max_eig(net, {k: v[sl] for k, v in params.items()}, data.x[sl],
+                                      data.y[sl])
+
+        def fft(sl):
+            return ld.fourier_coefficients(signal[sl], range(5, 55, 5)).abs()
+
+        def ntk_step(sl):
+            return ld.train(ntk, data.select(sl), cfg, seeds=seeds[sl], key="bench",
+                            params={k: v[sl] for k, v in ntk_params.items()}).params["w1"]
+
+        flops = {"HESS": 20 * 4 * 3 * forward_flops(w2["sizes"], w2["n"]), "FFT": 200 * 8 * 10,
+                 "NTK": 3 * forward_flops((1, 256, 1), w2["n"])}
+        for name, fn in {"HESS": hess, "FFT": fft, "NTK": ntk_step}.items():
+            def loop(k, f=fn):
+                for _ in range(k):
+                    out = torch.cat([f(slice(i, i + 1)) for i in range(n)])
+                return out
+
+            def batched(k, f=fn):
+                for _ in range(k):
+                    out = f(slice(0, S))
+                return out
+
+            def seconds_of(run, k):
+                t0 = time.perf_counter()
+                run(k)
+                return time.perf_counter() - t0
+
+            rates = {}
+            for approach, (run, m) in {"loop": (loop, n), "lowdim": (batched, S)}.items():
+                run(1)  # warm-up
+                k = calibrate_steps(lambda k, r=run: seconds_of(r, k), seconds)
+                rates[approach] = m * k / seconds_of(run, k)
+            ref, got = loop(1), batched(1)[:n]
+            diff = float((got - ref).abs().max())
+            agree = diff <= 1e-9 * (float(ref.abs().max()) + 1e-12) + 1e-12
+            for approach, rate in rates.items():
+                rows.append({
+                    "workload": name, "S": S, "approach": approach,
+                    "path": {"HESS": "hessian_max_eig", "FFT": "fourier_coefficients",
+                             "NTK": "lowdim.train(MLP(parametrization='ntk'))"}[name],
+                    "seed_steps_per_s": rate, "speedup_vs_loop": rate / rates["loop"],
+                    "gflops": rate * flops[name] / 1e9,
+                    "frac_peak": rate * flops[name] / 1e9 / peak, "compile_s": 0.0,
+                    "breakeven_steps": 0, "losses_agree": agree, "max_loss_diff": diff,
+                    "peak_gflops": peak, "load_average_start": load,
+                    "cpu_kernels": ld.cpu_kernels(), "torch": torch.__version__,
+                })
+            print(f"{name} S={S:5d} lowdim {rates['lowdim']:10.0f} seed-steps/s (loop "
+                  f"{rates['loop']:8.0f})  x{rates['lowdim'] / rates['loop']:6.1f}  agree: "
+                  f"{agree} ({diff:.1e})", flush=True)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", help="write one object per (workload, S, approach) here")
@@ -345,6 +422,7 @@ def main(argv=None):
                           + (f"  compile {c_s:.1f} s, pays off after {breakeven} steps"
                              if c_s else ""), flush=True)
     rows += issue22_rows(args.sizes, args.seconds, peak, load)
+    rows += measurement_rows(args.sizes, args.seconds, peak, load)
     targets = (("W2", "speedup_vs_loop", 150, "x the loop"), ("W1", "speedup_vs_loop", 15,
                "x the loop"), ("W3", "frac_peak", 0.5, " of peak"))  # issue #7, at S = 100
     for name, field, goal, unit in targets:

@@ -23,7 +23,9 @@ def test_the_seed_benchmark_writes_one_object_per_workload_size_and_approach(tmp
                     ("W2", "loop"), ("W2", "lowdim"), ("W2", "lowdim.autograd"),
                     ("W3", "loop"), ("W3", "lowdim"), ("W3", "lowdim.autograd"),
                     ("LM", "loop"), ("LM", "lowdim"), ("LM", "lowdim.train"),  # issue 22
-                    ("RF", "loop"), ("RF", "lowdim"), ("MASK", "loop"), ("MASK", "lowdim.masked")}
+                    ("RF", "loop"), ("RF", "lowdim"), ("MASK", "loop"), ("MASK", "lowdim.masked"),
+                    ("HESS", "loop"), ("HESS", "lowdim"), ("FFT", "loop"), ("FFT", "lowdim"),
+                    ("NTK", "loop"), ("NTK", "lowdim")}
     for r in rows:
         assert r["S"] == 2 and r["seed_steps_per_s"] > 0 and r["frac_peak"] > 0
         assert r["losses_agree"], r  # the same losses as the loop from the same init (float64)
