@@ -4,9 +4,9 @@ The seeds' losses are summed, so the Hessian of the sum is block-diagonal: one p
 with a stacked vector (S, P) is every seed's own Hessian-vector product, H_s v_s. Products come
 from autograd's double backward (the gradient's graph built once per call), and Lanczos
 iteration with full reorthogonalisation turns m of them into a tridiagonal T_s = Q_s^T H_s Q_s
-per seed, whose
-largest eigenvalue is the estimate (exact once m reaches the seed's P parameters; the largest
-eigenvalue is found first, in a handful of steps, when it stands apart from the rest).
+per seed, whose largest eigenvalue is the estimate (exact once m reaches the seed's P
+parameters; the largest eigenvalue is found first, in a handful of steps, when it stands apart
+from the rest).
 
     lam = hessian_max_eig(model, params, x, y, loss="mse")   # (S,) float64
     train(..., monitor=lambda p: hessian_max_eig(model, p, x, y), monitor_every=10)
