@@ -260,3 +260,46 @@ def test_a_failure_after_the_tests_ran_still_writes_the_report(pytester, monkeyp
     assert not (pytester.path / "out" / "history").exists()  # not a complete run
     result.stdout.fnmatch_lines([f"lowdim: {what} failed after the tests ran (RuntimeError: "
                                  "it broke); the report of what ran is written*"])
+
+
+DIVERGED = '''
+import pytest
+import torch
+
+import lowdim as ld
+
+pytestmark = pytest.mark.claim("diverges", statement="-", source="-")
+
+
+def run(claim):
+    seeds = claim.seeds(8)
+    data = ld.make_moons(seeds, n_samples=40, key="d")
+    result = ld.train(ld.MLP((2, 8, 2)), data, ld.TrainConfig(steps=3, optimizer="gd", lr=1e12,
+                      loss="cross_entropy"), seeds=seeds, key="m")
+    out = result.model.forward(result.params, data.x_test)
+    return result, ld.accuracy(out, data.y_test)
+
+
+def test_uncounted(claim):
+    result, acc = run(claim)
+    claim.record(ld.proportion(acc > 0.9, threshold=0.5))
+
+
+def test_counted(claim):
+    result, acc = run(claim)
+    claim.record(ld.proportion(acc > 0.9, threshold=0.5, diverged=result.diverged,
+                               nonfinite="fail"))
+'''
+
+
+def test_seeds_that_diverged_but_are_not_counted_are_named_in_the_row(pytester):
+    pytester.makepyfile(test_div=DIVERGED)
+    result = pytester.runpytest_inprocess("--lowdim-report-dir=out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)  # both REFUTED (no seed reaches 0.9); neither asserts
+    rows = _rows(pytester, "out")
+    (warning,) = rows["test_uncounted"]["warnings"]
+    assert warning.startswith("8 seed(s) diverged in lowdim.train (seeds 0, 1, 2, 3, 4, 5, 6, 7)"
+                              " but the Evidence counts 0 as non-finite")
+    assert "diverged=result.diverged" in warning
+    assert "warnings" not in rows["test_counted"]  # counted against the claim: nothing to say
+    result.stdout.fnmatch_lines(["*test_uncounted: 8 seed(s) diverged in lowdim.train*"])

@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from . import backprop
+from . import backprop, perturb
 from ._step import Chunked, Optimizer, Sampler, penalty, take
 from .config import TrainConfig, TrainResult, is_int, resolve_device
 from .data import Data
 from .losses import get_loss
+from .observe import trained as heard
 from .pruning import apply_masks, check_masks
 from .seeding import check_seeds
 
@@ -168,6 +169,8 @@ def train(
              exactly 0 and the rest train as the pruned net's (lowdim.engine.pruning)
     """
     _check_train_args(model, data, config, key, monitor, monitor_every)
+    config = perturb.train_config(config)  # --lowdim-perturb lr, steps, batch (else as given)
+    model = perturb.widened(model, params)  # and width
     seeds = check_seeds(seeds)
     dev = resolve_device(device)
     if data.n_seeds != len(seeds):
@@ -250,7 +253,7 @@ def train(
         snapshots[config.steps] = {k: v.detach().clone() for k, v in leaves.items()}
 
     s = len(seeds)
-    return TrainResult(
+    result = TrainResult(
         model=model,
         params={k: v.detach() for k, v in leaves.items()},
         init=init,
@@ -260,3 +263,5 @@ def train(
         monitor=torch.stack(mon) if mon else None,
         monitor_steps=torch.tensor(mon_steps, dtype=torch.long) if mon else None,
     )
+    heard(result, seeds)  # listeners, e.g. the plugin, naming seeds that diverged (observe.py)
+    return result

@@ -91,6 +91,10 @@ class Claim:
         self.source: str = info["source"]
         self._recorded = False
         self._seed_counts: set[int] = set()  # what seeds() handed out: part of the method hash
+        self._diverged: set[int] = set()  # seeds that diverged in a lowdim.train of this test
+        from ..engine.observe import listen
+
+        self.close = listen(self._trained)  # the fixture's teardown stops listening
         # --lowdim-adaptive: seeds() hands out the current look's prefix, record() converts
         self._adaptive = None
         if opts.adaptive:
@@ -102,6 +106,11 @@ class Claim:
         # a new look of --lowdim-adaptive runs the test function again on this same fixture
         self._recorded = False
         self._seed_counts.clear()
+        self._diverged.clear()
+
+    def _trained(self, result, seeds) -> None:
+        bad = result.diverged.tolist()
+        self._diverged.update(seed for seed, b in zip(seeds, bad, strict=True) if b)
 
     @property
     def device(self) -> str:
@@ -169,9 +178,10 @@ class Claim:
                    else max(self._seed_counts, default=0))
         payload["seeds"] = [k, k + trained - 1] if trained else None
         drawn = set(self._seed_counts) | ({trained} if self._adaptive is not None else set())
-        warning = seed_mismatch(evidence, drawn)
-        if warning:
-            payload["warnings"] = [warning]
+        warnings = [w for w in (seed_mismatch(evidence, drawn),
+                                diverged_uncounted(evidence, self._diverged)) if w]
+        if warnings:
+            payload["warnings"] = warnings
         payload["method_hash"] = method_hash(
             module_path=getattr(self._item.module, "__file__", None),
             test=test,
@@ -200,7 +210,9 @@ def seed_mismatch(evidence: Evidence, drawn: set[int]) -> str | None:
     early on fewer seeds by design."""
     if not drawn or evidence.rule.startswith("seq-"):
         return None
-    excluded = int((evidence.details or {}).get("n_nonfinite", 0) or 0)
+    details = evidence.details or {}
+    excluded = (int(details.get("n_nonfinite", 0) or 0)  # dropped, not counted against
+                if details.get("nonfinite") == "exclude" else 0)
     if evidence.n + excluded in drawn:
         return None
     counts = " or ".join(str(n) for n in sorted(drawn))
@@ -208,6 +220,22 @@ def seed_mismatch(evidence: Evidence, drawn: set[int]) -> str | None:
     return (f"Evidence.n = {evidence.n}{besides}, but the test drew {counts} seeds with "
             "claim.seeds: is a (conditions, seeds) table passed where (seeds, conditions) is "
             "expected (ld.trend, ld.paired take one row per seed)? Pass one value per seed")
+
+
+def diverged_uncounted(evidence: Evidence, diverged: set[int]) -> str | None:
+    """The row's warning when seeds diverged in a lowdim.train of the test (a NaN or inf loss
+    or parameter, TrainResult.diverged) but the Evidence counts fewer non-finite seeds (details
+    "n_nonfinite"): their values, e.g. the accuracy of a net full of NaN, entered the decision
+    as ordinary numbers. None when there were none or all are counted."""
+    counted = int((evidence.details or {}).get("n_nonfinite", 0) or 0)
+    if len(diverged) <= counted:
+        return None
+    seeds = sorted(diverged)
+    named = ", ".join(map(str, seeds[:8])) + (" ..." if len(seeds) > 8 else "")
+    return (f"{len(seeds)} seed(s) diverged in lowdim.train (seeds {named}) but the Evidence "
+            f"counts {counted} as non-finite: their values entered the decision as ordinary "
+            "numbers; pass diverged=result.diverged to the decision so they count as its "
+            "nonfinite policy says")
 
 
 def check_recorded(item: pytest.Item, rep: pytest.TestReport) -> None:

@@ -10,6 +10,8 @@ so in a comment. Hooks of pytest-xdist are optional: without xdist nobody calls 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from . import gate, perturbation, robustness, runcache, scheduling
@@ -233,9 +235,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture
-def claim(request: pytest.FixtureRequest) -> Claim:
+def claim(request: pytest.FixtureRequest) -> Iterator[Claim]:
     """Seeds, device and profile of this run, and `record(evidence, **conditions)`."""
-    return Claim(request.node, request.config.stash[RUN_KEY].opts)
+    claim = Claim(request.node, request.config.stash[RUN_KEY].opts)
+    yield claim
+    claim.close()
 
 
 # the controller: rows, accounting and the report
