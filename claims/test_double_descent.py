@@ -51,6 +51,14 @@ Known artefacts of the source
         Belkin's MNIST figure is one run per N with independent feature draws; Nakkiran's
         "optimal" penalty is chosen on the population risk (an oracle); we choose it on a
         validation set, which is what a user can do.
+Outcome (quick, seeds 0-39, n = 40) as expected: the min-norm error rises to N = n and falls
+        beyond (Page p 2e-19, 5e-22), the peak is 10^1.93 times the error at 16 n, the tuned
+        ridge falls monotonically and beats min-norm at N = n; refuted (xfail): at 16 n the
+        min-norm error is 10^3.6 times the best under-parameterised one. Full (seeds 0-199,
+        n = 100): the rise (p 3e-89), the fall (p 0.009) and ridge < min-norm at N = n hold;
+        the min-norm error stays ~10^6-10^7 up to 16 n, so the tenfold peak is refuted (median
+        log10 gap -0.21) and the tuned ridge does not fall with N (+0.0014 per step, highest at
+        16 n): both xfail in the full profile.
 
 Design notes and history: docs/claims/double-descent.md
 """
@@ -161,6 +169,12 @@ def test_min_norm_test_error_rises_to_the_interpolation_threshold_and_falls_beyo
     assert ev.supported, ev
 
 
+_FULL = "config.getoption('lowdim_profile') == 'full'"
+
+
+@pytest.mark.xfail(_FULL, strict=True, reason="with n = 100 points in 2-D the min-norm "
+                   "interpolant at 16 n features is as wild as at the threshold: the peak is not "
+                   "ten times the over-parameterised error")
 def test_the_peak_at_the_threshold_is_ten_times_the_overparameterised_error(claim):
     out, n = _run(claim)
     log = np.log10(out["min_norm"])
@@ -184,6 +198,9 @@ def test_far_beyond_the_threshold_min_norm_beats_every_under_parameterised_model
     assert ev.supported, ev
 
 
+@pytest.mark.xfail(_FULL, strict=True, reason="with n = 100 the tuned ridge's test error does not "
+                   "fall with the number of features: it is flat up to 4 n and higher at 16 n "
+                   "(the penalty grid, capped at 10^2, may not reach the optimum there)")
 def test_with_a_tuned_ridge_penalty_the_test_error_falls_monotonically_with_features(claim):
     out, n = _run(claim)
     ev = claim.record(ld.trend(_columns(out["tuned"], RATIOS), alternative="decreasing",
