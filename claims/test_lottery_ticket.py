@@ -22,7 +22,7 @@ Method  Two interleaved spirals in 2-D instead of MNIST (a ReLU net needs most o
         smallest |w| of the trained net (biases kept, never pruned): one-shot, hidden layers 80%
         and the output layer 40% (half the rate, as theirs), Pm = 20.7% of the weights; full
         profile also iterative, 7 rounds of 20% (output 10%) with a reset to theta_0 and
-        retraining between rounds, Pm = 21.0%. Arms on the same seed, data and batches: full net
+        retraining between rounds, Pm = 21.8% (0.8^7 per layer, rounded per round). Arms on the same seed, data and batches: full net
         (theta_0), ticket (mask, theta_0), random re-init (the same mask on a fresh init from the
         same distribution); test accuracy after the 2,000 steps (not at an early-stopping
         iteration). Seeds: 24 (quick), 150 (full); see docs/claims/lottery-ticket.md.
@@ -39,6 +39,12 @@ Known artefacts of the source
         Their accuracy is read at the early-stopping iteration (minimum validation loss); five
         trials per point; the random re-init draws a fresh init of the original distribution
         (as here).
+Outcome (quick, seeds 0-23, one-shot, Pm = 21.2%): the ticket beats the re-initialised mask
+        by 0.146 [0.099, inf] test accuracy (p 1e-7) but ends behind the full net, ticket - full
+        -0.057 [-0.12, inf]: "comparable" and "higher" refuted (xfail). Full (seeds 0-149):
+        one-shot: ticket - re-init 0.122 [0.105, inf] (p 2e-25), ticket - full -0.039 [-0.051,
+        inf]; iterative (Pm = 21.8%): ticket - re-init 0.101 [0.084, inf] (p 3e-24), ticket -
+        full -0.036 [-0.041, inf]: both ticket-vs-full statements refuted (xfail).
 
 Design notes and history: docs/claims/lottery-ticket.md
 """
@@ -139,7 +145,11 @@ def _record(claim, ev, out, pruning):
 _BEHIND = pytest.mark.xfail(strict=True, reason="at Pm ~ 21% the one-shot ticket does not reach "
                             "the full net's test accuracy on the spirals: it ends several points "
                             "behind the dense net after the same training")
-PRUNED = [pytest.param("one-shot", marks=_BEHIND), "iterative"]
+_BEHIND_ITERATIVE = pytest.mark.xfail(strict=True, reason="after seven rounds of iterative "
+                                      "pruning (Pm ~ 22%) the ticket does not reach the full "
+                                      "net's test accuracy either: it ends a few points behind")
+PRUNED = [pytest.param("one-shot", marks=_BEHIND), pytest.param("iterative",
+                                                                marks=_BEHIND_ITERATIVE)]
 
 
 @pytest.mark.parametrize("pruning", PRUNED)
