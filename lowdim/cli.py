@@ -7,6 +7,9 @@
                               (exit 1 when a verdict changed for an unchanged method); each a
                               path or a kept run: last, -2, a run number or id (`history`)
     history [--history-dir DIR]   the kept runs (reports/history), with their verdict counts
+    costs REPORT.json... [--out FILE]   per claim: seeds, tests, CPU-seconds and share of the
+                              total, as a Markdown table; several reports (quick and full)
+                              side by side (docs/costs.md)
     merge OUT.json SHARD.json...  [--baseline PATH]   one report from the shards of a run
     robustness OWN.json NEIGHBOUR.json... [--out DIR]   the claim x neighbour verdict map of a
                               run at the claims' own setting and runs under --lowdim-perturb:
@@ -35,6 +38,17 @@ def _cmd_report(args) -> int:
         _report.atomic_write(paths["per_seed"], _report.csv_text(_report.read_report(rep)))
     print(_report.render_terminal(rep))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def _cmd_costs(args) -> int:
+    from .report.costs import render_costs
+
+    text = render_costs([(p, _report.load_report(p)) for p in args.reports])
+    print(text, end="")
+    if args.out:
+        _report.atomic_write(args.out, text)
+        print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
@@ -141,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--history-dir", default="reports/history", metavar="DIR",
                    help="where kept runs are (default reports/history)")
     p.set_defaults(func=_cmd_history)
+    p = sub.add_parser("costs", help="per-claim cost table (seeds, tests, CPU-s, share)")
+    p.add_argument("reports", nargs="+", metavar="REPORT.json", help="claims.json files, e.g. "
+                   "of a quick and a full run, shown side by side")
+    p.add_argument("--out", metavar="FILE", help="also write the Markdown table to FILE")
+    p.set_defaults(func=_cmd_costs)
     p = sub.add_parser("merge", help="merge the claims.json of shards into one report")
     p.add_argument("out", help="the merged report, a .json path (.md and .csv go beside it)")
     p.add_argument("shards", nargs="+", help="the shards' claims.json files")
