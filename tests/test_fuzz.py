@@ -280,7 +280,7 @@ class Options:
                        "lowdim_report_dir": "reports", "lowdim_profile": "quick",
                        "lowdim_threads": 1, "lowdim_no_report": False, "lowdim_timeout": None,
                        "lowdim_adaptive": False, "lowdim_smoke": False, "lowdim_history": 20,
-                       **values}
+                       "lowdim_perturb": None, **values}
 
     def getoption(self, name):
         return self.values[name]
@@ -294,6 +294,9 @@ OPTION_VALUES = {
     "lowdim_threads": st.integers(-2, 4),
     "lowdim_timeout": st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
     "lowdim_history": st.integers(-3, 30),
+    "lowdim_perturb": st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
+        ["lr=x2", "lr=x0", "lr=x1", "width=x0.5,steps=x2", "bogus=x2", "lr=x2,lr=x3",
+         "noise=xnan", "init=x-1"])),
 }
 
 
@@ -311,6 +314,12 @@ def test_options_are_valid_or_a_usage_error_naming_the_option(name, data):
         assert torch.cuda.is_available()  # only a machine with a GPU takes cuda
     if name == "lowdim_timeout":
         assert value is None or (value > 0 and math.isfinite(value))
+    if name == "lowdim_perturb":  # kept in its canonical spelling (None: no perturbation)
+        from lowdim.engine.perturb import parse
+
+        assert opts.perturb is None or parse(opts.perturb).text == opts.perturb
+        assert (opts.perturb is None) == (parse(value) is None)
+        return
     assert getattr(opts, name.removeprefix("lowdim_")) == value
 
 
