@@ -3,7 +3,7 @@
 Owns the report's shape and its reading (schema, at the bottom of lowdim; its JSON Schema:
 publish), its renderings (render: the claims overview, Markdown, CSV frame, terminal table,
 the per-seed frame `read_report`; html: claims.html; figures, drawn by draw from curves packed
-by curves) and `write`, which writes them all.
+by curves), `write`, which writes them all, and costs (the per-claim cost table, `lowdim costs`).
 May import: lowdim.stats (the firmness columns), pandas, tabulate, matplotlib. Never the
 engine, the plugin or regress.
 """
