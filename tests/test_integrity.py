@@ -67,8 +67,11 @@ def run(project: Path, *args, slow: float = 0, wait: bool = True, figures: bool 
     env.pop("PYTEST_ADDOPTS", None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
            "--lowdim-report-dir", "out", *args]
+    # SIGINT as a terminal delivers it, also where this session was started with it ignored
+    # (a background job, nohup: children inherit SIG_IGN and Python then keeps ignoring it)
     proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if wait:
         out, _ = proc.communicate(timeout=240)
         return proc.returncode, out
@@ -180,16 +183,23 @@ def test_a_second_run_into_the_same_folder_fails_fast_naming_the_first(project):
 def test_a_second_sigint_while_the_report_is_written_abandons_it_cleanly():
     from lowdim.plugin.reliability import HoldInterrupts
 
-    with HoldInterrupts() as hold:
-        if hold._old is None:
-            pytest.skip("not on the main thread")
-        os.kill(os.getpid(), signal.SIGINT)  # the first: a line, the write goes on
-        time.sleep(0.01)
-        with pytest.raises(KeyboardInterrupt, match="report abandoned"):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.5)
-    assert hold.heard == 2
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with HoldInterrupts() as hold:
+            if hold._old is None:
+                pytest.skip("not on the main thread")
+            os.kill(os.getpid(), signal.SIGINT)  # the first: a line, the write goes on
+            time.sleep(0.01)
+            with pytest.raises(KeyboardInterrupt, match="report abandoned"):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.5)
+        assert hold.heard == 2
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # started ignoring SIGINT: it stays so
+        with HoldInterrupts():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 # -- subsets: -k, fewer files ------------------------------------------------------------------

@@ -157,7 +157,8 @@ class HoldInterrupts:
         self.heard = 0
 
     def __enter__(self) -> HoldInterrupts:
-        if _on_main_thread():
+        # a process started with SIGINT ignored (nohup, a background job) keeps ignoring it
+        if _on_main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self._old = signal.signal(signal.SIGINT, self._on_int)
         return self
 
