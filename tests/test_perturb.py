@@ -183,6 +183,12 @@ def test_parse_and_the_engine_without_a_perturbation():
         assert perturb.widened(model, own_params) is model  # params of the own width: kept
         assert ld.MLP((1, 4, 1)).init([0], key="k")["w0"].shape == (1, 1, 8)
         assert perturb.key_part() == {"perturbation": "steps=x2,width=x2"}
+        perturb.activate(perturb.parse("width=x0.5,steps=x0.5"))
+        perturb.reset()
+        chain = ld.MLP((1, 1, 1, 1))  # one unit x0.5 rounds back to one unit
+        assert perturb.widened(chain) is chain and perturb.count("steps", 1) == 1
+        assert perturb.train_config(ld.TrainConfig(steps=1)) == ld.TrainConfig(steps=1)
+        assert perturb.reached() == []  # nothing changed: nothing reached
     finally:
         perturb.activate(previous)
     assert torch.equal(ld.MLP((1, 4, 1)).init([0], key="k")["w0"],

@@ -202,6 +202,7 @@ def train_config(config):
         changes["steps"] = _count(config.steps, f)
     if (f := _active.factor("batch")) is not None and config.batch_size is not None:
         changes["batch_size"] = _count(config.batch_size, f)
+    changes = {k: v for k, v in changes.items() if v != getattr(config, k)}  # rounding kept it
     if not changes:
         return config
     for name in changes:
@@ -220,8 +221,8 @@ def widened(model, params: dict | None = None):
         return model
     wide = (sizes[0], *(_count(h, f) for h in sizes[1:-1]), sizes[-1])
     first = (params or {}).get("w0")
-    if first is not None and first.shape[-1] != wide[1]:
-        return model
+    if wide == tuple(sizes) or (first is not None and first.shape[-1] != wide[1]):
+        return model  # (one unit x0.5 rounds back to one unit: nothing changed)
     reach("width")
     return _copy(model, sizes=wide)
 
@@ -247,7 +248,7 @@ def scaled(knob: str, value):
 def count(knob: str, n: int) -> int:
     """A count (steps) x the knob's factor, rounded, >= 1; n itself without one (or n = 0)."""
     f = None if _active is None else _active.factor(knob)
-    if f is None or n <= 0:
+    if f is None or n <= 0 or _count(n, f) == n:
         return n
     reach(knob)
     return _count(n, f)
