@@ -74,3 +74,13 @@ def test_angle_and_normalized_margin():
     np.testing.assert_allclose(normalized_margin(two, x, y), [0.0, 0.0])
     with pytest.raises(ValueError, match="params"):
         homogeneous_gd({"w0": w, "b0": w}, x, y, lr=0.1, steps=1)
+
+
+def test_the_svm_direction_does_not_depend_on_numpy_global_state():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(2, 0.5, (10, 2)), rng.normal(-2, 0.5, (10, 2))])
+    y = np.repeat([1, 0], 10)
+    np.random.seed(1)
+    a = ld.max_margin_direction(x, y)
+    np.random.seed(2)
+    assert np.array_equal(a, ld.max_margin_direction(x, y))  # liblinear's order is fixed

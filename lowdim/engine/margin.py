@@ -100,8 +100,10 @@ def max_margin_direction(x: np.ndarray, y: np.ndarray, *, c: float = 1e6) -> np.
     from sklearn.svm import LinearSVC
 
     s = 2 * np.asarray(y) - 1
+    # random_state fixed: liblinear's dual coordinate descent visits the points in a random
+    # order, and with the default (numpy's global state) the direction differed between runs
     svm = LinearSVC(C=c, loss="hinge", fit_intercept=False, tol=1e-12, max_iter=1_000_000,
-                    dual=True)
+                    dual=True, random_state=0)
     svm.fit(np.asarray(x, dtype=np.float64), s)
     w = svm.coef_.reshape(-1).astype(np.float64)
     if not (s * (x @ w) > 0).all():
