@@ -270,6 +270,10 @@ class RunSession:
         if changed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a finding changed
             self.report["meta"]["exitstatus"] = int(session.exitstatus)
+        try:  # --lowdim-save-baseline, $GITHUB_STEP_SUMMARY: before the report, which then
+            regression.after_run(self.report)  # names a failure here in its meta (one write)
+        except Exception as e:  # noqa: BLE001 - OSError included: the report is still written
+            self._failed(session, failed, "writing the baseline / step summary", e)
         incomplete = None
         if self.opts.write and self.rows:
             complete = history.complete_files(self.report_dir())
@@ -279,10 +283,6 @@ class RunSession:
             if incomplete:
                 self.report["meta"]["incomplete"] = incomplete
             self._write(session, failed, incomplete if complete is not None else None)
-        try:  # --lowdim-save-baseline, $GITHUB_STEP_SUMMARY
-            regression.after_run(self.report)
-        except Exception as e:  # noqa: BLE001 - OSError included: the report stays written
-            self._failed(session, failed, "writing the baseline / step summary", e, rewrite=True)
         if self.paths and not failed and not incomplete:
             line = history.keep(self.report, self.report_dir(), keep_last=self.opts.history)
             if line:
@@ -321,10 +321,9 @@ class RunSession:
             except Exception as e:  # noqa: BLE001
                 self._failed(session, failed, "removing the journal", e)
 
-    def _failed(self, session: pytest.Session, failed: list[str], what: str, error: Exception,
-                *, rewrite: bool = False) -> None:
+    def _failed(self, session: pytest.Session, failed: list[str], what: str, error: Exception) -> None:
         """Note a step after the tests that broke: meta "failed", a red summary line and a
-        non-zero exit status. rewrite: claims.json was already written; write it again."""
+        non-zero exit status."""
         failed.append(f"{what}: {type(error).__name__}: {error}")
         meta = self.report["meta"]
         meta["failed"] = list(failed)
@@ -334,14 +333,6 @@ class RunSession:
         self.accounting.errors.append(f"lowdim: {what} failed after the tests ran "
                                       f"({type(error).__name__}: {error}); the report of what "
                                       "ran is written, with meta 'failed' naming it")
-        if rewrite and self.paths:
-            from ..report.schema import atomic_write
-            from ..report.write import dump_report
-
-            try:
-                atomic_write(self.paths["json"], dump_report(self.report))
-            except OSError:  # the first write's claims.json stays
-                pass
 
     def summary(self, terminalreporter) -> None:
         """The claims table, the baseline comparison, the rows that cannot decide, then the
