@@ -21,6 +21,14 @@ torch.compile; not what the claims run): its compile_s is the first call's time 
 its steps cost afterwards, and breakeven_steps the step count after which compiling beats the
 claims path in one process (compile_s 0, breakeven_steps 0 in every other row). The load
 average is printed and stored: on a shared machine it says how far to trust the timings.
+
+Peers (bench/peers.py; --no-peers skips them): the best approach a user could write without
+lowdim, on the same init and data: `torch.func.vmap` over `functional_call` with the update in
+the same function, eager ("torch.func") and with the whole vmapped step under torch.compile
+("torch.func.compiled", its compile_s and breakeven_steps as above); on W1 also the numpy trainer
+of the wide-1-D source's own code ("nn_inconsistency", from the checkout --nn-inconsistency DIR
+names). The run ends with the targets at S = 100: W2 >= 150x the loop, W1 >= 15x, W3 >= 50% of
+peak GEMM, and lowdim >= the best peer on W1, W2 and W3.
 """
 
 from __future__ import annotations
@@ -36,9 +44,12 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lowdim as ld  # noqa: E402
 from lowdim.engine import backprop  # noqa: E402
 from lowdim.engine.ntk import relu_1d_gd  # noqa: E402
+
+import peers  # noqa: E402  (bench/peers.py)
 
 WORKLOADS = {
     "W1": dict(sizes=(1, 2000, 1), n=20, optimizer="gd", lr=1e-4, loss="mse",
@@ -333,12 +344,90 @@ def measurement_rows(sizes, seconds, peak, load):
     return rows
 
 
+PEER_PATHS = {
+    "torch.func": "vmap(grad_and_value(functional_call)) + update, eager",
+    "torch.func.compiled": "torch.compile(vmap(grad_and_value(functional_call)) + update)",
+    "nn_inconsistency": "nn_inconsistency mc_training.CheckingNN.train_one_epoch (numpy, "
+                        "float64, every seed on seed 0's data)",
+}
+
+
+def peer_rates(w, params, data, head_params64, head64, loop_steps, loss_loop64, compile_s, args):
+    """{approach: (seed-steps/s, agree, max loss diff)} of the peers (bench/peers.py) on this
+    workload; compile_s gets the compiled peer's compile seconds. Agreement in float64 on the
+    loop's seeds and steps: torch.func eagerly against the loop (the compiled step is the same
+    function, fused); nn_inconsistency against lowdim's claims path on its shared data."""
+    s = data.x.shape[0]
+    out = {}
+
+    def measure(run, m):
+        first = run(3)[0]
+        k = calibrate_steps(lambda k: run(k)[0], args.seconds)
+        return first, m * k / run(k)[0]
+
+    ref64 = peers.FuncPeer(w, head_params64, head64, compiled=False).run(loop_steps)[1]
+    diff = float((ref64 - loss_loop64).abs().max())
+    agree = diff <= 1e-6 * (float(loss_loop64.abs().max()) + 1e-12) + 1e-9
+    for approach, compiled in (("torch.func", False), ("torch.func.compiled", True)):
+        first, rate = measure(peers.FuncPeer(w, params, data, compiled=compiled).run, s)
+        if compiled:
+            compile_s[approach] = max(0.0, first - 3 * s / rate)
+        out[approach] = (rate, agree, diff)
+    if args.nn_inconsistency and w.get("claims_path") == "relu_1d_gd":
+        module = peers.load_nn_inconsistency(args.nn_inconsistency)
+        first, rate = measure(peers.NNInconsistencyPeer(module, params, data.x, data.y,
+                                                        w["lr"]).run, s)
+        shared_y = head64.y[:1].expand_as(head64.y).contiguous()
+        theirs = peers.NNInconsistencyPeer(module, head_params64, head64.x, shared_y,
+                                           w["lr"]).run(loop_steps)[1]
+        _, rec = relu_1d_gd(head_params64, head64.x, shared_y, lr=w["lr"], steps=loop_steps,
+                            record_every=max(1, loop_steps - 1))
+        d = float((theirs - rec[-1]).abs().max())
+        out["nn_inconsistency"] = (rate, d <= 1e-6 * (float(rec[-1].abs().max()) + 1e-12) + 1e-9,
+                                   d)
+    return out
+
+
+def report_targets(rows) -> None:
+    """Print issue 23's targets at S = 100: W2 >= 150x the loop, W1 >= 15x, W3 >= 50% of peak
+    (lowdim's claims path), and lowdim >= the best peer on each of W1-W3 (the claims path, and
+    lowdim's fastest path, e.g. a compiled one)."""
+    at = {(r["workload"], r["approach"]): r for r in rows if r["S"] == 100}
+    goals = (("W2", "speedup_vs_loop", 150, "x the loop"), ("W1", "speedup_vs_loop", 15,
+             "x the loop"), ("W3", "frac_peak", 0.5, " of peak"))
+    for name, field, goal, unit in goals:
+        row = at.get((name, "lowdim"))
+        if row is not None:
+            print(f"target {name} at S=100: {field} {row[field]:.3g} (goal >= {goal:g}{unit}): "
+                  f"{'met' if row[field] >= goal else 'NOT met'}")
+    for name in ("W1", "W2", "W3"):
+        peer = max((r for (wl, a), r in at.items() if wl == name and a in PEER_PATHS),
+                   key=lambda r: r["seed_steps_per_s"], default=None)
+        ours = {a: r for (wl, a), r in at.items() if wl == name and a.startswith("lowdim")}
+        if peer is None or not ours:
+            continue
+        best = max(ours.values(), key=lambda r: r["seed_steps_per_s"])
+        for label, row in (("claims path", ours.get("lowdim")), ("fastest", best)):
+            if row is None:
+                continue
+            ratio = row["seed_steps_per_s"] / peer["seed_steps_per_s"]
+            print(f"target {name} at S=100: lowdim ({label}: {row['approach']}) / best peer "
+                  f"({peer['approach']}) = {ratio:.2f} (goal >= 1): "
+                  f"{'met' if ratio >= 1 else 'NOT met'}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", help="write one object per (workload, S, approach) here")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
     ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     ap.add_argument("--seconds", type=float, default=1.5, help="target time per measurement")
+    ap.add_argument("--no-peers", dest="peers", action="store_false",
+                    help="skip the peer approaches (torch.func vmap eager and compiled; "
+                         "nn_inconsistency)")
+    ap.add_argument("--nn-inconsistency", metavar="DIR",
+                    help="a checkout of github.com/dholzmueller/nn_inconsistency: W1 also runs "
+                         "its numpy trainer (bench/peers.py)")
     ap.add_argument("--no-compiled", dest="compiled", action="store_false",
                     help="skip W1's torch.compile'd variant (~10 s of compiling cold, ~1 s per "
                          "further S)")
@@ -396,6 +485,9 @@ def main(argv=None):
                 approach = {"claims": "lowdim", "train": "lowdim.train",
                             "compiled": "lowdim.compiled", "autograd": "lowdim.autograd"}[path]
                 rates[approach] = (rate, agree, diff)
+            if args.peers:
+                rates.update(peer_rates(w, params, data, head_params64, head64, loop_steps,
+                                        loss_loop64, compile_s, args))
             for approach, (rate, agree, diff) in rates.items():
                 gflops = rate * flops / 1e9
                 c_s, breakeven = compile_s.get(approach, 0.0), 0
@@ -408,7 +500,8 @@ def main(argv=None):
                              "lowdim": w.get("claims_path", "lowdim.train"),
                              "lowdim.train": "lowdim.train",
                              "lowdim.autograd": "lowdim.train, backprop.disabled()",
-                             "lowdim.compiled": "relu_1d_gd(compile=True)"}[approach],
+                             "lowdim.compiled": "relu_1d_gd(compile=True)",
+                             **PEER_PATHS}[approach],
                     "seed_steps_per_s": rate, "speedup_vs_loop": rate / loop_rate,
                     "gflops": gflops, "frac_peak": gflops / peak, "compile_s": c_s,
                     "breakeven_steps": breakeven, "losses_agree": agree, "max_loss_diff": diff,
@@ -416,21 +509,16 @@ def main(argv=None):
                     "cpu_kernels": ld.cpu_kernels(), "torch": torch.__version__,
                 })
                 if approach != "loop":
-                    print(f"{name} S={S:5d} {approach:15s} {rate:10.0f} seed-steps/s (loop "
+                    print(f"{name} S={S:5d} {approach:19s} {rate:10.0f} seed-steps/s (loop "
                           f"{loop_rate:8.0f})  x{rate / loop_rate:6.1f}  {gflops:7.2f} GFLOP/s "
                           f"({gflops / peak:6.1%} of peak)  losses agree: {agree} ({diff:.1e})"
-                          + (f"  compile {c_s:.1f} s, pays off after {breakeven} steps"
-                             if c_s else ""), flush=True)
+                          + (f"  compile {c_s:.1f} s, " + (
+                              f"pays off after {breakeven} steps" if breakeven is not None else
+                              "never pays off against lowdim's claims path") if c_s else ""),
+                          flush=True)
     rows += issue22_rows(args.sizes, args.seconds, peak, load)
     rows += measurement_rows(args.sizes, args.seconds, peak, load)
-    targets = (("W2", "speedup_vs_loop", 150, "x the loop"), ("W1", "speedup_vs_loop", 15,
-               "x the loop"), ("W3", "frac_peak", 0.5, " of peak"))  # issue #7, at S = 100
-    for name, field, goal, unit in targets:
-        row = next((r for r in rows if (r["workload"], r["S"], r["approach"]) == (name, 100,
-                                                                                    "lowdim")), None)
-        if row is not None:
-            print(f"target {name} at S=100: {field} {row[field]:.3g} (goal >= {goal:g}{unit}): "
-                  f"{'met' if row[field] >= goal else 'NOT met'}")
+    report_targets(rows)
     end = os.getloadavg()[0]
     for row in rows:
         row["load_average_end"] = end
