@@ -45,11 +45,11 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402  (bench/peers.py)
+
 import lowdim as ld  # noqa: E402
 from lowdim.engine import backprop  # noqa: E402
 from lowdim.engine.ntk import relu_1d_gd  # noqa: E402
-
-import peers  # noqa: E402  (bench/peers.py)
 
 WORKLOADS = {
     "W1": dict(sizes=(1, 2000, 1), n=20, optimizer="gd", lr=1e-4, loss="mse",
