@@ -368,7 +368,8 @@ def peer_rates(w, params, data, head_params64, head64, loop_steps, loss_loop64, 
     ref64 = peers.FuncPeer(w, head_params64, head64, compiled=False).run(loop_steps)[1]
     diff = float((ref64 - loss_loop64).abs().max())
     agree = diff <= 1e-6 * (float(loss_loop64.abs().max()) + 1e-12) + 1e-9
-    for approach, compiled in (("torch.func", False), ("torch.func.compiled", True)):
+    for approach, compiled in (("torch.func", False), ("torch.func.compiled", True))[
+            :2 if args.compiled else 1]:
         first, rate = measure(peers.FuncPeer(w, params, data, compiled=compiled).run, s)
         if compiled:
             compile_s[approach] = max(0.0, first - 3 * s / rate)
@@ -429,8 +430,8 @@ def main(argv=None):
                     help="a checkout of github.com/dholzmueller/nn_inconsistency: W1 also runs "
                          "its numpy trainer (bench/peers.py)")
     ap.add_argument("--no-compiled", dest="compiled", action="store_false",
-                    help="skip W1's torch.compile'd variant (~10 s of compiling cold, ~1 s per "
-                         "further S)")
+                    help="skip the torch.compile'd approaches (W1's lowdim.compiled and the "
+                         "torch.func.compiled peer: ~10 s of compiling each, cold)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 

@@ -22,6 +22,7 @@ def test_the_seed_benchmark_writes_one_object_per_workload_size_and_approach(tmp
     assert keys == {("W1", "loop"), ("W1", "lowdim"), ("W1", "lowdim.train"),
                     ("W2", "loop"), ("W2", "lowdim"), ("W2", "lowdim.autograd"),
                     ("W3", "loop"), ("W3", "lowdim"), ("W3", "lowdim.autograd"),
+                    ("W1", "torch.func"), ("W2", "torch.func"), ("W3", "torch.func"),  # peers
                     ("LM", "loop"), ("LM", "lowdim"), ("LM", "lowdim.train"),  # issue 22
                     ("RF", "loop"), ("RF", "lowdim"), ("MASK", "loop"), ("MASK", "lowdim.masked"),
                     ("HESS", "loop"), ("HESS", "lowdim"), ("FFT", "loop"), ("FFT", "lowdim"),
