@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from . import backprop, perturb
+from . import backprop, fused, perturb
 from ._step import Chunked, Optimizer, Sampler, penalty, take
 from .config import TrainConfig, TrainResult, is_int, resolve_device
 from .data import Data
@@ -157,6 +157,7 @@ def train(
     monitor: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None,
     monitor_every: int = 0,
     weight_masks: dict[str, torch.Tensor] | None = None,
+    compile: bool | str = False,
 ) -> TrainResult:
     """Train one model per seed, all at once.
 
@@ -167,6 +168,17 @@ def train(
     weight_masks  {parameter name: (S, ...) 0/1 mask} (default none): those parameters are
              multiplied by their mask before step 0 and after every step, so masked entries stay
              exactly 0 and the rest train as the pruned net's (lowdim.engine.pruning)
+    compile  False (the default, what the claims run): the standard path below. True: the fused
+             path (lowdim.engine.fused: the seed axis innermost, hand-written backward, the step
+             under torch.compile; needs a C++ compiler on the CPU), ValueError where it does not
+             apply (an MLP in the standard parametrization, full batch, no dropout, masks,
+             monitor or snapshots; losses fused.LOSSES). "auto": the fused path where it applies
+             and pays for its compile: on the CPU, a C++ compiler found, at most
+             fused.AUTO_MAX_MACS (12,000) multiply-adds per seed in a forward pass (points x
+             sum of in x out: W2 1,920; W3 5.2 million, where the fused path is slower) and
+             seeds x steps at least fused.AUTO_MIN_SEED_STEPS (2 million); else the standard
+             path. The fused path's numbers equal
+             the standard path's up to float rounding (sums in another order), not bit for bit.
     """
     _check_train_args(model, data, config, key, monitor, monitor_every)
     config = perturb.train_config(config)  # --lowdim-perturb lr, steps, batch (else as given)
@@ -176,6 +188,18 @@ def train(
     if data.n_seeds != len(seeds):
         raise ValueError(f"data: has {data.n_seeds} seeds but seeds has {len(seeds)}; make both "
                          "from the same seed list")
+    if compile is not False:  # after --lowdim-perturb: the fused path trains the perturbed run
+        if not (compile is True or compile == "auto"):
+            raise ValueError(f"compile: got {compile!r}; allowed: False, True, 'auto'")
+        why = fused.unsupported(model, data, config, weight_masks=weight_masks, monitor=monitor,
+                                monitor_every=monitor_every)
+        if compile is True and why is not None:
+            raise ValueError(f"compile=True: {why}; use compile=False or 'auto'")
+        if why is None and (compile is True or fused.worth_compiling(model, data, config, dev)):
+            result = fused.fit(model, data, config, seeds=seeds, key=key, params=params,
+                               device=dev, compile=True)
+            heard(result, seeds)
+            return result
     chunks = [slice(0, len(seeds))] if monitor else _seed_chunks(model, data, config, dev,
                                                                   len(seeds))
     if len(chunks) > 1:  # (a monitor may read all S seeds' data: it keeps one batch)
