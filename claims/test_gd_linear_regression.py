@@ -22,13 +22,15 @@ Method  Data as the paper's code: x = (-3, -2, -1, 1, 2, 3), y = (-1, 2, -1, 1, 
         lambda_max / smallest non-zero eigenvalue of the same matrix (the slowest linearised
         mode has then decayed by e^-HORIZON; the paper instead certifies "never crosses" with a
         sufficient bound, or stops after 10^6 steps). While no pattern changes, f is linear on
-        each side, and GD reduces exactly to per-side sums; the code checks that reduction against
-        the plain gradient step on the first steps of every run.
+        each side, and GD reduces exactly to per-side sums; every unit of a side then takes the
+        same 3 x 3 linear step, so a side's state is one 3 x 3 matrix product and each step costs
+        O(S), not O(S N) (`_side_steps`); the code checks that reduction against the plain
+        gradient step on the first steps of every run.
         Events per net: LR-ending = not crossed and the final loss within REL_TOL (relative) of
         the per-side weighted least-squares loss L_LR (the best any net with no kink between
         data points can do); "beats LR" = final loss < (1 - REL_TOL) L_LR (kinks in use).
         Widths 16, 64, 256 (quick; horizon 5 kappa; 80 seeds at width 16, 40 elsewhere); the
-        paper's 16, 32, ..., 2048 (full; horizon 10 kappa, 300 seeds: a GPU job). Seed i's
+        paper's 16, 32, ..., 2048 (full; horizon 10 kappa, 300 seeds). Seed i's
         stream is shared by all widths and arms (its draws differ with N^2).
         Control: b ~ U(+-3) (c = 0), so kinks -b/a start spread over the data; width 64, the same
         step rule, plain GD for CONTROL_STEPS steps. Variant: one-sided inputs x = (1, ..., 6)
@@ -77,7 +79,7 @@ FULL_WIDTHS = (16, 32, 64, 128, 256, 512, 1024, 2048)  # the paper's widths
 # effect is smallest (width 16), 40 elsewhere (power: docs/claims/gd-linear-regression.md). The
 # cost grows with the slowest seed's step count (~35 N per e-fold) and with S.
 QUICK_SEEDS = {16: 80, 64: 40, 256: 40, "control": 40, "variant": 40}
-FULL_SEEDS = 300  # every width and arm; meant for a GPU (hours on one CPU core)
+FULL_SEEDS = 300  # every width and arm
 # Stop a net that has not crossed after HORIZON * kappa steps (e-folds of the slowest mode).
 HORIZON = {"quick": 5.0, "full": 10.0}
 REL_TOL = 1e-3  # |L - L_LR| <= REL_TOL * L_LR: "essentially linear regression"
@@ -165,30 +167,95 @@ def _gd_steps(state, x, y, p, lr, steps: int):
 def _side_steps(state, x, y, p, lr, steps: int):
     """The same GD while every unit keeps its initial activation pattern on the data (kinks start
     at 0, between the negative and the positive points). Then f = c + x A_s + B_s on side s,
-    A_s = sum of w_j a_j and B_s = sum of w_j b_j over the units active on side s, and a unit's
-    gradient needs only its side's sums U_s = sum r_i x_i, V_s = sum r_i: O(S N) per step.
-    Returns the state and, per seed, the largest pattern-violation margin met (>= 0: crossed)."""
+    A_s = sum of w_j a_j and B_s = sum of w_j b_j over the units active on side s, and every unit
+    of side s takes the same linear step (a, b, w) <- M_s (a, b, w), M_s = [[1, 0, -U_s],
+    [0, 1, -V_s], [-U_s, -V_s, 1]], U_s = sum r_i x_i and V_s = sum r_i over its side's points.
+    So a unit's state is P_s v_j with v_j its state at entry and P_s = M_s ... M_s (3 x 3), and
+    the side's sums are entries of P_s G_s P_s^T, G_s = sum_j v_j v_j^T at entry: each step costs
+    O(S), not O(S N) (width 2048 runs ~700,000 steps). The pattern check is linear in v_j too:
+    a unit leaves its pattern at step t iff q_t . v_j >= 0 for one of two rows q_t of P_s (the
+    kink -b/a reaching the nearest point on either side); `_crossing_margin` takes the max over
+    the steps for every unit. Returns the state and, per seed, the largest margin met (>= 0:
+    crossed; below 0 it is an upper bound of the largest)."""
     a, b, w, c = (t.clone() for t in state)
     xs = torch.tensor(x, dtype=a.dtype, device=a.device)
     yy = torch.tensor(y, dtype=a.dtype, device=a.device)
-    lo = xs[xs < 0].max().item() if (xs < 0).any() else -1e300  # nearest points to the kinks
-    hi = xs[xs > 0].min().item() if (xs > 0).any() else 1e300
-    sign = torch.sign(a)  # which side a unit is active on: a > 0 -> x > 0
     onehot = torch.stack([a > 0, a < 0], 1).to(a.dtype)  # (S, 2 sides, N)
-    side = torch.stack([xs > 0, xs < 0], 1).to(a.dtype)  # (6, 2)
-    design = torch.cat([side * xs[:, None], side], 1)  # (6, 4): columns A+, A-, B+, B-
-    scale = p * lr[:, None]  # (S, 6)
-    worst = torch.full_like(a, -torch.inf)  # (S, N) running max of the violation margin
-    for _ in range(steps):
-        sums = torch.bmm(torch.stack([w * a, w * b], 1), onehot.transpose(1, 2))  # (S, 2, 2)
-        r = (torch.addmm(c[:, None], sums.reshape(-1, 4), design.T) - yy) * scale  # (S, 6)
-        uv = torch.bmm((r @ design).reshape(-1, 2, 2), onehot)  # (S, 2, N): U_j, V_j
-        u, v = uv[:, 0], uv[:, 1]
-        a, b, w, c = a - w * u, b - w * v, w - a * u - b * v, c - r.sum(1)
-        # pattern kept iff lo < -b/a < hi with a of its initial sign: lo*al < be < hi*al below
-        al, be = sign * a, -sign * b
-        torch.maximum(worst, torch.maximum(be - hi * al, lo * al - be), out=worst)
-    return (a, b, w, c), worst.amax(1)
+    side = torch.stack([xs > 0, xs < 0], 0).to(a.dtype)  # (2, 6)
+    design = torch.cat([side * xs, side], 0).T  # (6, 4): columns A+, A-, B+, B-
+    scale = (p * lr[:, None]).T  # (6, S)
+    v0 = torch.stack([a, b, w], 1)  # (S, 3, N)
+    # Seed-innermost layout: (row, column, side, S), so that every op below is a few
+    # element-wise passes over S contiguous numbers (a batched 3 x 3 matmul costs far more).
+    gram = torch.stack([torch.bmm(v0 * onehot[:, k, None], v0.transpose(1, 2))
+                        for k in range(2)], -1).permute(1, 2, 3, 0)  # (3, 3, 2, S): G_s
+    s_ = a.shape[0]
+    eye = torch.eye(3, dtype=a.dtype, device=a.device)[:, :, None, None].expand(3, 3, 2, s_)
+    p01, p2 = eye[:2].clone(), eye[2].clone()  # rows 0-1 and row 2 of P_s
+    kept = torch.empty(steps, 2, 3, 2, s_, dtype=a.dtype, device=a.device)  # rows 0-1 per step
+    for t in range(steps):
+        g2 = (p2[:, None] * gram).sum(0)  # (3, 2, S): P2 G
+        sums = (p01 * g2).sum(1)  # (2, 2, S): [A, B] x side
+        r = torch.addmm(c - yy[:, None], design, sums.reshape(4, s_)).mul_(scale)  # (6, S)
+        uv = (design.T @ r).reshape(2, 2, s_)  # [U, V] x side
+        p2, p01 = p2 - uv[0] * p01[0] - uv[1] * p01[1], p01 - uv[:, None] * p2
+        c = c - r.sum(0)
+        kept[t] = p01
+    rows = torch.cat([p01, p2[None]], 0)  # (3, 3, 2, S)
+    a, b, w = sum(torch.bmm(rows[:, :, k].permute(2, 0, 1), v0) * onehot[:, k, None]
+                  for k in range(2)).unbind(1)  # P_s v_j on j's side
+    dead = onehot.sum(1) == 0  # a = 0 exactly: active on no side, never moves
+    a, b, w = (torch.where(dead, old, new) for old, new in zip(v0.unbind(1), (a, b, w)))
+    if not steps:
+        return (a, b, w, c), torch.full_like(c, -torch.inf)
+    margin = _crossing_margin(_pattern_rows(x)(kept), v0, onehot)
+    # a unit with a = 0 has its kink at infinity: crossed, as the per-unit check says
+    return (a, b, w, c), torch.where(dead.any(1), torch.clamp(margin, min=0.0), margin)
+
+
+def _pattern_rows(x):
+    """Rows 0-1 of P (..., 2, 3, 2 sides, S) -> q (..., 2, 3, 2 sides, S): a unit v of side s
+    leaves its pattern iff q[k, :, s] . v >= 0 for k = 0 or 1. On side + (a > 0, active on
+    x > 0) the kink -b/a must stay in (lo, hi), lo < 0 < hi the nearest points: -(b + hi a) < 0
+    and lo a + b < 0; on side - (a < 0) the same with al = -a, be = b, i.e. both rows negated.
+    With no point on a side the bound is at infinity and the condition is the slope's sign."""
+    xs = np.asarray(x)
+    lo = xs[xs < 0].max() if (xs < 0).any() else None
+    hi = xs[xs > 0].min() if (xs > 0).any() else None
+    flip = torch.tensor([1.0, -1.0], dtype=torch.float64)[:, None]  # (side, S)
+
+    def hit(rows):
+        p0, p1 = rows[..., 0, :, :, :], rows[..., 1, :, :, :]
+        q1 = -(p1 + hi * p0) if hi is not None else -p0
+        q2 = lo * p0 + p1 if lo is not None else -p0
+        return torch.stack([q1, q2], -4) * flip.to(rows)
+
+    return hit
+
+
+def _crossing_margin(qs: torch.Tensor, v0: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    """Per seed (S,): max over steps t, rows k and units j of q[t, k, :, side of j] . v_j.
+    qs (T, 2, 3, 2 sides, S), v0 (S, 3, N), onehot (S, 2, N). A unit is first bounded by
+    qbar . v + R |v| (qbar the mean row over the steps, R its largest distance to a row); only
+    units whose bound reaches -1e-9 |qbar| |v|, i.e. every unit whose margin could be >= 0, get
+    the max over every step (a handful per chunk: kinks that start near a data point)."""
+    qbar = qs.mean(0)  # (2, 3, 2, S)
+    radius = ((qs - qbar) ** 2).sum(2).amax(0).sqrt()  # (2, 2, S)
+    slack = radius + 1e-9 * (qbar**2).sum(1).sqrt()  # (2 rows, 2 sides, S)
+    norm = (v0**2).sum(1).sqrt()  # (S, N)
+    bound = torch.full_like(norm, -torch.inf)
+    for k in range(2):  # sides
+        centre = torch.bmm(qbar[:, :, k].permute(2, 0, 1), v0)  # (S, 2 rows, N)
+        edge = (centre + slack[:, k].T[:, :, None] * norm[:, None]).amax(1)
+        bound = torch.where(onehot[:, k] > 0, edge, bound)
+    margin = bound.clone()
+    si, j = (bound >= 0).nonzero().unbind(1)
+    for lo in range(0, si.numel(), 4096):  # the exact max for units near their pattern's edge
+        s_, j_ = si[lo:lo + 4096], j[lo:lo + 4096]
+        k = onehot[s_, 1, j_].long()  # 0: side +, 1: side -
+        q = qs[:, :, :, k, s_]  # (T, 2 rows, 3, F)
+        margin[s_, j_] = (q * v0[s_, :, j_].T).sum(2).amax(0).amax(0)
+    return margin.amax(1)
 
 
 def _run_until_crossed(state, x, y, p, lr, horizon):
