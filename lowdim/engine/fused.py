@@ -64,6 +64,7 @@ class _Spec:
     act: str
     out_act: str
     param_of_layer: tuple[int, ...]  # layer -> index of its weight (tied layers share one)
+    shapes: tuple[tuple[int, int], ...]  # (in, out) of each weight, in the packed order
     bias: bool
     loss: str
     optimizer: str  # "sgd" (gd is sgd without momentum) or "adam"
@@ -164,12 +165,27 @@ def _loss(name: str, out: torch.Tensor, t: torch.Tensor):
     return d.square().sum((0, 1)) / (n * k), d * (2.0 / (n * k))  # mse
 
 
-def _step(ws, bs, state, x, t, hyper, spec: _Spec):
-    """One training step of every seed. ws: weights (in, out, S), bs: biases (out, S) (none
-    without bias), state: the optimizer's tensors in the order _init_state makes them, x (N, d, S),
-    t (N, k, S), hyper (4,): (lr, momentum, l1, l2), Adam's first two (lr / bias correction 1,
-    sqrt(bias correction 2)). Returns the new ws, bs, state and the loss (S,) before the step."""
+def _unpack(flat: torch.Tensor, spec: _Spec):
+    """Views of the packed parameters (P, S): weights (in, out, S), biases (out, S)."""
+    ws, bs, at = [], [], 0
+    for i, o in spec.shapes:
+        ws.append(flat[at:at + i * o].view(i, o, flat.shape[1]))
+        at += i * o
+        if spec.bias:
+            bs.append(flat[at:at + o])
+            at += o
+    return ws, bs
+
+
+def _step(flat, state, x, t, hyper, spec: _Spec):
+    """One training step of every seed. flat: the parameters packed (P, S) (see _unpack),
+    state: the optimizer's (P, S) tensors (Adam's two moments, SGD's momentum buffer, or none),
+    x (N, d, S), t (N, k, S), hyper (4,): (lr, momentum, l1, l2), Adam's first two
+    (lr / bias correction 1, sqrt(bias correction 2)). Returns the new flat and state and the
+    loss (S,) before the step. One tensor of parameters keeps the compiled call's guards and the
+    optimizer's kernels few."""
     act, n_layers = ACTIVATIONS[spec.act], len(spec.param_of_layer)
+    ws, bs = _unpack(flat, spec)
     layers, h = [], x  # per layer: (input, z, act(z))
     for layer, j in enumerate(spec.param_of_layer):
         z = _product(h, ws[j])
@@ -191,27 +207,23 @@ def _step(ws, bs, state, x, t, hyper, spec: _Spec):
         if layer:
             _, z, a = layers[layer - 1]
             g = _DERIVATIVES[spec.act](_input_grad(g, ws[j]), z, a)
+    parts = []
     for j, w in enumerate(ws):  # TrainConfig's penalties: lambda * mean over the matrix
         numel = w.shape[0] * w.shape[1]
         if spec.l1:
             gw[j] = gw[j] + (hyper[2] / numel) * w.sign()
         if spec.l2:
             gw[j] = gw[j] + (hyper[3] / numel) * (2 * w)
-    params, grads = [*ws, *bs], [*gw, *(gb if spec.bias else [])]
-    new_params, new_state = [], []
-    for i, (p, gr) in enumerate(zip(params, grads)):
-        if spec.optimizer == "adam":
-            m = state[2 * i] + (1 - _BETAS[0]) * (gr - state[2 * i])  # exp_avg.lerp_(g, 1 - b1)
-            v = state[2 * i + 1] * _BETAS[1] + (1 - _BETAS[1]) * gr * gr
-            new_params.append(p - hyper[0] * m / (v.sqrt() / hyper[1] + _EPS))
-            new_state += [m, v]
-        elif spec.momentum:  # the buffer starts at 0, so the first step's buffer is g itself
-            buf = state[i] * hyper[1] + gr
-            new_params.append(p - hyper[0] * buf)
-            new_state.append(buf)
-        else:
-            new_params.append(p - hyper[0] * gr)
-    return new_params[: len(ws)], new_params[len(ws):], new_state, loss
+        parts += [gw[j].reshape(numel, -1), *([gb[j]] if spec.bias else [])]
+    grad = torch.cat(parts)  # (P, S), packed as flat
+    if spec.optimizer == "adam":
+        m = state[0] + (1 - _BETAS[0]) * (grad - state[0])  # exp_avg.lerp_(grad, 1 - beta1)
+        v = state[1] * _BETAS[1] + (1 - _BETAS[1]) * grad * grad
+        return flat - hyper[0] * m / (v.sqrt() / hyper[1] + _EPS), [m, v], loss
+    if spec.momentum:  # the buffer starts at 0, so the first step's buffer is grad itself
+        buf = state[0] * hyper[1] + grad
+        return flat - hyper[0] * buf, [buf], loss
+    return flat - hyper[0] * grad, [], loss
 
 
 @functools.cache
@@ -249,17 +261,22 @@ def fit(model: MLP, data: Data, config: TrainConfig, *, seeds: list[int], key: s
         params = model.init(seeds, key=key, dtype=dtype, device=device)
     init = {k: v.detach().to(device, dtype).clone() for k, v in params.items()}
     names = list(dict.fromkeys(model.layer_names()))  # each weight once, in layer order
-    ws = [_dense(init["w" + n].permute(1, 2, 0)) for n in names]  # (in, out, S)
-    bs = [_dense(init["b" + n][:, 0, :].T) for n in names] if model.bias else []  # (out, S)
+    blocks = []  # per weight (in * out, S), then its bias (out, S)
+    for n in names:
+        blocks.append(init["w" + n].permute(1, 2, 0).reshape(-1, s))  # (in, out, S) flattened
+        if model.bias:
+            blocks.append(init["b" + n][:, 0, :].T)  # (out, S)
+    flat = _dense(torch.cat(blocks))  # (P, S)
     x = _dense(data.x.permute(1, 2, 0))  # (N, d, S)
     t = _targets(data.y, model.sizes[-1], dtype)  # (N, k, S)
     adam = config.optimizer == "adam"
     momentum = config.momentum if config.optimizer == "sgd" else 0.0
     spec = _Spec(model.activation, model.out_activation,
-                 tuple(names.index(n) for n in model.layer_names()), model.bias, config.loss,
+                 tuple(names.index(n) for n in model.layer_names()),
+                 tuple(tuple(init["w" + n].shape[1:]) for n in names), model.bias, config.loss,
                  "adam" if adam else "sgd", bool(momentum), bool(config.l1), bool(config.l2))
     n_state = 2 if adam else (1 if momentum else 0)
-    state = [torch.zeros_like(p) for p in [*ws, *bs] for _ in range(n_state)]
+    state = [torch.zeros_like(flat) for _ in range(n_state)]
     # hyper per step (steps, 4): Adam's bias corrections as torch's fused Adam computes them
     steps = torch.arange(1, config.steps + 1, dtype=torch.float64)
     if adam:
@@ -275,10 +292,11 @@ def fit(model: MLP, data: Data, config: TrainConfig, *, seeds: list[int], key: s
     # xdist worker) may train more kinds of nets than dynamo's default limit of 8
     with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=64):
         for k in range(config.steps):
-            ws, bs, state, loss = step_fn(ws, bs, state, x, t, hyper[k], spec)
+            flat, state, loss = step_fn(flat, state, x, t, hyper[k], spec)
             if config.record_every and k % config.record_every == 0:
                 losses.append(loss)
                 loss_steps.append(k)
+    ws, bs = _unpack(flat, spec)
     out = {}
     for j, n in enumerate(names):
         out["w" + n] = ws[j].permute(2, 0, 1).contiguous()  # (S, in, out)
