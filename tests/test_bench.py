@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 import lowdim as ld
@@ -12,6 +13,7 @@ import lowdim as ld
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_the_seed_benchmark_writes_one_object_per_workload_size_and_approach(tmp_path):
     out = tmp_path / "bench.json"
     subprocess.run([sys.executable, str(ROOT / "bench" / "seeds.py"), "--sizes", "2",

@@ -216,6 +216,7 @@ def test_even_seeds_are_even(claim):
 '''
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_claim_file_edit_retrains_only_when_the_cached_code_changes(pytester):
     """End to end through pytest's cache folder: a message edit is served from the store, a
     change of FACTOR retrains."""
@@ -393,6 +394,7 @@ def test_pytest_runs_share_the_store_and_the_clear_options_empty_it(pytester, mo
     assert ran() == 5
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_under_xdist_the_controller_clears_before_the_workers_start(pytester, monkeypatch):
     runs = pytester.path / "runs.txt"
     monkeypatch.setenv("LOWDIM_TEST_RUNS", str(runs))

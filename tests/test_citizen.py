@@ -102,6 +102,7 @@ def test_a_plain_folder_is_left_alone_with_and_without_xdist(pytester, tmp_path,
     assert not lowdim_files(made), sorted(made)
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_the_installed_plugin_costs_a_plain_session_nothing_measurable(pytester):
     """Wall time of a plain session with the plugin against `-p no:lowdim`, each the fastest
     of three, alternating, in one run (printed with -s)."""
@@ -153,6 +154,7 @@ def test_most_seeds_succeed(claim, k):
 '''
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_in_a_copy_of_this_repository_tests_write_nothing_and_claims_get_loadfile(
         pytester, tmp_path, monkeypatch):
     """`pytest tests -n 2` and `pytest claims -n 2` with this repository's pyproject.toml,

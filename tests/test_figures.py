@@ -287,6 +287,7 @@ def test_a_report_dir_keeps_the_figures_lowdim_did_not_draw(pytester, monkeypatc
     assert (figdir / "plot.png").read_bytes() == b"paper"
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_many_figures_are_drawn_on_a_process_pool_with_the_same_bytes(drawn, tmp_path,
                                                                       monkeypatch):
     rep, _, _ = drawn

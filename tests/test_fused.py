@@ -92,6 +92,7 @@ def test_float32_agrees_to_float32_rounding():
 
 @needs_compiler
 @pytest.mark.parametrize("name", ["1-H-1 relu gd mse", "2-H-H-3 tanh gd ce l1, no bias"])
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_the_compiled_fused_step_takes_the_standard_paths_steps(name):
     model, data, config = _case(name)
     ref = ld.train(model, data, config, seeds=SEEDS, key=KEY)

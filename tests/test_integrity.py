@@ -138,6 +138,7 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_fault_leaves_the_previous_or_a_new_complete_report(project, fault):
     out = project / "out"
     before = snapshot(out)
@@ -167,6 +168,7 @@ def test_a_fault_leaves_the_previous_or_a_new_complete_report(project, fault):
         assert "ended without writing its report" in log, log
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_second_run_into_the_same_folder_fails_fast_naming_the_first(project):
     out = project / "out"
     first = run(project, slow=2, wait=False)
@@ -204,6 +206,7 @@ def test_a_second_sigint_while_the_report_is_written_abandons_it_cleanly():
 
 # -- subsets: -k, fewer files ------------------------------------------------------------------
 @pytest.mark.parametrize("subset", [("-k", "other"), ("test_other.py",)], ids=["-k", "a file"])
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_subset_writes_a_partial_report_beside_the_complete_one(project, subset):
     out = project / "out"
     before = snapshot(out)
@@ -223,6 +226,7 @@ def test_a_subset_writes_a_partial_report_beside_the_complete_one(project, subse
     assert not list(out.glob("claims.partial.*"))
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_subset_into_an_empty_folder_writes_claims_json_marked_incomplete(project):
     shutil.rmtree(project / "out")
     rc, log = run(project, "-k", "other")
@@ -248,6 +252,7 @@ def two_reports(complete, tmp_path, monkeypatch):
     return out, snapshot(out), b
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_full_disk_at_any_file_of_a_write_keeps_the_previous_report(two_reports, monkeypatch):
     out, before, b = two_reports
     real, calls = folder.atomic_write, []
@@ -274,6 +279,7 @@ def test_a_full_disk_at_any_file_of_a_write_keeps_the_previous_report(two_report
     assert load_report(out / "claims.json")["meta"]["started"] == b["meta"]["started"]
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_write_killed_between_its_moves_is_finished_by_the_next_writer(two_reports,
                                                                           monkeypatch):
     out, before, b = two_reports

@@ -196,6 +196,7 @@ def test_most_seeds_pass(claim, k):
 '''
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_the_report_commands_load_no_torch(pytester):
     pytester.makepyfile(test_layout_claim=CLAIM)
     pytester.runpytest_subprocess("-n", "0", "--lowdim-report-dir", "out").assert_outcomes(

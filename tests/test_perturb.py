@@ -150,6 +150,7 @@ def test_a_bad_perturbation_is_a_usage_error(pytester, spec, message):
     assert message in result.stderr.str()
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_the_ini_key_and_xdist_workers_get_the_perturbation(pytester):
     pytester.makepyfile(test_demo=CLAIM_FILE)
     pytester.makeini("[pytest]\nlowdim_perturb = width=x2, lr=x2\n")

@@ -177,6 +177,7 @@ def test_conditions_are_coerced_to_plain_json(pytester):
     assert type(row["conditions"]["n"]) is int and type(row["conditions"]["flag"]) is bool
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_xdist_rows_equal_serial_rows_apart_from_timing(pytester):
     _, serial = run_claims(pytester, "-n", "0")
     result, parallel = run_claims(pytester, "-n", "2", subprocess=True)

@@ -67,6 +67,7 @@ def rows_of(path):
     return {r["test"]: r for r in json.loads(path.read_text())["rows"]}
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_a_crashed_xdist_worker_leaves_every_other_row_and_a_crashed_row(pytester):
     pytester.makepyfile(test_one=FAST_FILE.format(claim="one"),
                         test_two=FAST_FILE.format(claim="two"), test_crash=CRASH_FILE)

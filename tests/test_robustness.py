@@ -113,6 +113,7 @@ def test_closed_form(claim):
 '''
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_one_command_runs_the_neighbours_and_maps_them(pytester):
     pytester.makepyfile(test_tiny=CLAIM_FILE)
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "0", "--lowdim-no-cache",

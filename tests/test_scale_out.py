@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from lowdim.report import load_report
 
 N = 3
@@ -94,6 +96,7 @@ def _comparable(report):
     return {r["test"]: {k: v for k, v in r.items() if k not in TIMING} for r in report["rows"]}
 
 
+@pytest.mark.slow  # subprocess runs: skipped by the inner loop (-m 'not slow')
 def test_merged_shards_equal_one_unsharded_run(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
