@@ -57,8 +57,9 @@ pytestmark = pytest.mark.claim(
 
 # 8 quick seeds decide the polynomial and |x| trends and the control (1) and (3); they decide the
 # sin(12x) trend in only about half of the seed blocks, and a share of seeds only when all 8
-# agree, so the quick profile skips those rows and the full profile's 100 seeds decide them
-# (power and the redesign: docs/claims/width-fit.md).
+# agree, so the quick profile skips those rows and the full profile's 100 seeds run them (the
+# first full run decided the sin(12x) trend and share, not the polynomial and |x| shares; power
+# and the redesign: docs/claims/width-fit.md).
 N_SEEDS = {"quick": 8, "full": 100}
 WIDTHS = (2, 4, 16, 64)
 X = np.linspace(-1.0, 1.0, 100)
