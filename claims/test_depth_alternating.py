@@ -38,11 +38,13 @@ Expect  written before the first 15,000-step run; seen so far: 2,000 steps on 32
         (Telgarsky's sawtooth), and the 2,000-step design runs already order the depths.
         (2) not supported, likely REFUTED: gradient training of 152 parameters rarely places all
         15 sign changes; I guess 10-40 % of seeds reach 16/16 at k = 3 after 15,000 steps, fewer
-        after 3,000; k = 1, 2 fewer still.
+        after 3,000; k = 1, 2 fewer still. (The first full run: 1 of 100 at k = 3.)
         (3a) not supported: without sharing, a fixed budget of 152 parameters makes deep layers
         narrow (6 units), and narrow ReLU layers lose units; the 38-unit shallow net has more kinks
-        to place than it needs. (3b) SUPPORTED: at equal depth the tied 10-wide net beats the
-        6-wide untied one, i.e. the gain of (1) comes from depth bought by weight sharing.
+        to place than it needs. (The first full run: REFUTED, the 38-unit net the best untied
+        net; docs/claims/depth-alternating.md.) (3b) SUPPORTED: at equal depth the tied 10-wide
+        net beats the 6-wide untied one, i.e. the gain of (1) comes from depth bought by weight
+        sharing.
         (4) SUPPORTED at every depth.
 Known artefacts of the source
         One run per depth (np / tf seeded once with 0, the three depths trained one after the

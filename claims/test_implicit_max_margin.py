@@ -54,7 +54,7 @@ Outcome (quick, seeds 0-59): the angle falls in every seed (Page p 5e-32), slowl
         1/log t law is refuted (xfail; log(theta log t) falls by 0.40 per decade); the net's
         normalised margin rises (p 3e-28). Full (seeds 0-199, net to 10^5 steps): the same,
         ratio 0.527 [0.511, inf] (p 1.5e-5), log(theta log t) -0.41 per decade, margin rise
-        p 3e-89.
+        p 2.8e-89.
 
 Design notes and history: docs/claims/implicit-max-margin.md
 """
