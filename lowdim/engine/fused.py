@@ -24,7 +24,6 @@ bit: the claims run the standard path. Measurements in docs/speed.md.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import shutil
 from dataclasses import dataclass
