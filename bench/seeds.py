@@ -84,18 +84,13 @@ def make_data(w, seeds):
 
 
 def loop_modules(model, params, i):
-    """seed i's lowdim parameters as a plain nn.Sequential."""
-    layers = []
-    n = len(model.sizes) - 1
-    for k in range(n):
-        lin = torch.nn.Linear(model.sizes[k], model.sizes[k + 1])
-        with torch.no_grad():
-            lin.weight.copy_(params[f"w{k}"][i].T)
-            lin.bias.copy_(params[f"b{k}"][i, 0])
-        layers.append(lin)
-        if k < n - 1:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
+    """seed i's lowdim parameters as a plain nn.Sequential (the loop's and the peers' net)."""
+    net = peers.sequential(model.sizes)
+    with torch.no_grad():
+        for k in range(len(model.sizes) - 1):
+            net[2 * k].weight.copy_(params[f"w{k}"][i].T)
+            net[2 * k].bias.copy_(params[f"b{k}"][i, 0])
+    return net
 
 
 def run_loop(w, model, params, data, n_seeds, steps, dtype=torch.float32):

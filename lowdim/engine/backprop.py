@@ -25,7 +25,10 @@ from .models import MLP, runs_as_row
 aten = torch.ops.aten
 
 
-def _act_backward(name: str, g: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+DERIVATIVES = ("relu", "tanh", "sigmoid", "identity", "sin", "square", "sign")  # act_backward's
+
+
+def act_backward(name: str, g: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """dL/dz from dL/da for a = act(z), as autograd's formula for that activation computes it."""
     if name == "relu":
         return aten.threshold_backward(g, a, 0)
@@ -100,7 +103,7 @@ def loss_and_grads(model: MLP, params: dict[str, torch.Tensor], x: torch.Tensor,
     last = len(names) - 1
     out, layers = model.trace(params, x, masks)  # per layer: (input, z, act(z))
     value, g = _loss_backward(loss, out, y)  # g = dL/d out (S, N, k)
-    g = _act_backward(model.out_activation, g, layers[-1][1], out)  # dL/dz of the last layer
+    g = act_backward(model.out_activation, g, layers[-1][1], out)  # dL/dz of the last layer
     grads: dict[str, torch.Tensor] = {}
 
     def add(key: str, t: torch.Tensor) -> None:
@@ -123,7 +126,7 @@ def loss_and_grads(model: MLP, params: dict[str, torch.Tensor], x: torch.Tensor,
         g = g * w.transpose(1, 2) if w.shape[2] == 1 else torch.bmm(g, w.transpose(1, 2))
         if masks:
             g = g * masks[layer - 1]
-        g = _act_backward(act, g, layers[layer - 1][1], layers[layer - 1][2])
+        g = act_backward(act, g, layers[layer - 1][1], layers[layer - 1][2])
     for key, w in params.items():
         if key.startswith("w") and (l1 or l2):
             numel = w.shape[1] * w.shape[2]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .backprop import DERIVATIVES, act_backward
 from .config import TrainConfig, TrainResult
 from .data import Data
 from .models import ACTIVATIONS, MLP
@@ -43,17 +44,6 @@ AUTO_MAX_MACS = 12_000
 AUTO_MIN_SEED_STEPS = 2_000_000
 LOSSES = ("mse", "half_sse", "cross_entropy")
 _BETAS, _EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as lowdim's Optimizer uses
-
-# dL/dz from dL/da for a = act(z), the formulas of autograd's derivatives for these activations
-_DERIVATIVES = {
-    "relu": lambda g, z, a: torch.where(a > 0, g, 0.0),
-    "tanh": lambda g, z, a: g * (1 - a * a),
-    "sigmoid": lambda g, z, a: g * ((1 - a) * a),
-    "identity": lambda g, z, a: g,
-    "sin": lambda g, z, a: g * z.cos(),
-    "square": lambda g, z, a: g * (2 * z),
-    "sign": lambda g, z, a: torch.zeros_like(g),  # zero gradient everywhere, as autograd's
-}
 
 
 @dataclass(frozen=True)
@@ -82,10 +72,10 @@ def unsupported(model, data: Data, config: TrainConfig, *, weight_masks=None, mo
         (model.parametrization == "standard", "model.parametrization", model.parametrization,
          "'standard'"),
         (model.dropout == 0.0, "model.dropout", model.dropout, "0"),
-        (model.activation in _DERIVATIVES, "model.activation", model.activation,
-         " or ".join(_DERIVATIVES)),
-        (model.out_activation in _DERIVATIVES, "model.out_activation", model.out_activation,
-         " or ".join(_DERIVATIVES)),
+        (model.activation in DERIVATIVES, "model.activation", model.activation,
+         " or ".join(DERIVATIVES)),
+        (model.out_activation in DERIVATIVES, "model.out_activation", model.out_activation,
+         " or ".join(DERIVATIVES)),
         (config.loss in LOSSES, "config.loss", config.loss, " or ".join(LOSSES)),
         (config.batch_size is None or config.batch_size >= data.n_samples, "config.batch_size",
          config.batch_size, f"full-batch training (None or >= the {data.n_samples} points)"),
@@ -194,7 +184,7 @@ def _step(flat, state, x, t, hyper, spec: _Spec):
         layers.append((h, z, a))
         h = a
     loss, g = _loss(spec.loss, h, t)
-    g = _DERIVATIVES[spec.out_act](g, layers[-1][1], h)  # dL/dz of the last layer
+    g = act_backward(spec.out_act, g, layers[-1][1], h)  # dL/dz of the last layer
     gw: list = [None] * len(ws)
     gb: list = [None] * len(ws)
     for layer in range(n_layers - 1, -1, -1):
@@ -205,7 +195,7 @@ def _step(flat, state, x, t, hyper, spec: _Spec):
             gb[j] = g.sum(0) if gb[j] is None else gb[j] + g.sum(0)
         if layer:
             _, z, a = layers[layer - 1]
-            g = _DERIVATIVES[spec.act](_input_grad(g, ws[j]), z, a)
+            g = act_backward(spec.act, _input_grad(g, ws[j]), z, a)
     parts = []
     for j, w in enumerate(ws):  # TrainConfig's penalties: lambda * mean over the matrix
         numel = w.shape[0] * w.shape[1]
